@@ -1,0 +1,110 @@
+/**
+ * The activities the merchant workflow calls, as plain types. The workflow imports this
+ * file as types only; `createActivities` implements it and test fakes implement it too.
+ */
+import type { AutoReloadSettings, AutoReloadStatus, SkipReason } from '../domain/auto-reload';
+import type { Currency } from '../domain/currency';
+import type { Micros } from '../domain/money';
+
+/** Everything the workflow needs to start (or restart) a merchant from Postgres. */
+export interface MerchantSnapshot {
+  readonly merchantId: string;
+  readonly currency: Currency;
+  readonly billingCycleAnchor: string;
+  readonly settings: AutoReloadSettings;
+  readonly hasPaymentMethod: boolean;
+  readonly balance: Micros;
+  readonly ledgerSeq: number;
+  /** Succeeded and pending recharge amounts of the cycle with this key, for a cold start. */
+  readonly cycleKey: string;
+  readonly cycleTotal: Micros;
+}
+
+export interface BalanceAfter {
+  readonly balance: Micros;
+  readonly ledgerSeq: number;
+}
+
+/** One attempt to charge the saved card, identified by durable workflow state. */
+export interface ChargeRequest {
+  readonly merchantId: string;
+  readonly rechargeId: string;
+  readonly cycleKey: string;
+  readonly attempt: number;
+  readonly amount: Micros;
+  /** `auto-reload:<merchantId>:<cycleKey>:<attempt>` (SPEC 3.6). */
+  readonly idempotencyKey: string;
+}
+
+export interface ChargeSucceeded {
+  readonly paymentIntentId: string;
+}
+
+/**
+ * Failure types the charge activity throws as non-retryable ApplicationFailures.
+ * Transient errors are thrown as ordinary errors so that Temporal retries them.
+ */
+export const CHARGE_FAILURE_TYPES = {
+  softDecline: 'SoftDeclineFailure',
+  hardDecline: 'HardDeclineFailure',
+  authenticationRequired: 'AuthenticationRequiredFailure',
+  configuration: 'StripeConfigurationFailure',
+} as const;
+export type ChargeFailureType = (typeof CHARGE_FAILURE_TYPES)[keyof typeof CHARGE_FAILURE_TYPES];
+
+/** Carried in the ApplicationFailure's details[0] so the workflow can record it. */
+export interface ChargeFailureDetails {
+  readonly code: string | null;
+  readonly declineCode: string | null;
+  readonly paymentIntentId: string | null;
+  readonly message: string;
+}
+
+export interface CreditRequest {
+  readonly merchantId: string;
+  readonly rechargeId: string;
+  readonly paymentIntentId: string;
+  readonly amount: Micros;
+}
+
+/** A decision of SPEC 3.4, as the merchant reads it in the decision log. */
+export type DecisionRecord =
+  | { readonly outcome: 'charged'; readonly rechargeId: string; readonly amount: Micros }
+  | { readonly outcome: 'skipped'; readonly reason: SkipReason }
+  | {
+      readonly outcome: 'failed';
+      readonly rechargeId: string;
+      readonly amount: Micros;
+      readonly failureType: ChargeFailureType;
+      readonly code: string | null;
+      readonly declineCode: string | null;
+    };
+
+export interface DecisionInput {
+  readonly merchantId: string;
+  readonly decision: DecisionRecord;
+  readonly balance: Micros;
+  readonly threshold: Micros;
+  readonly cycleKey: string;
+  readonly cycleTotal: Micros;
+  readonly maxPerCycle: Micros;
+  readonly statusAfter: AutoReloadStatus;
+  /** Deterministic id from the workflow so that a retried activity records once. */
+  readonly decisionId: string;
+}
+
+export interface SaveSettingsRequest {
+  readonly merchantId: string;
+  readonly settings: AutoReloadSettings;
+}
+
+export interface AutoReloadActivities {
+  loadMerchant(merchantId: string): Promise<MerchantSnapshot>;
+  /** Persists accepted settings and answers the balance read after the write. */
+  saveSettings(request: SaveSettingsRequest): Promise<BalanceAfter>;
+  /** Records the status for readers of Postgres (API, reconciler). */
+  saveStatus(request: { merchantId: string; status: AutoReloadStatus }): Promise<void>;
+  chargeCard(request: ChargeRequest): Promise<ChargeSucceeded>;
+  creditRecharge(request: CreditRequest): Promise<BalanceAfter>;
+  recordDecision(input: DecisionInput): Promise<void>;
+}
