@@ -75,7 +75,8 @@ export type DecisionRecord =
       readonly outcome: 'failed';
       readonly rechargeId: string;
       readonly amount: Micros;
-      readonly failureType: ChargeFailureType;
+      /** 'unknown': retries ran out on transient errors, so the charge's outcome is unknown. */
+      readonly failureType: ChargeFailureType | 'unknown';
       readonly code: string | null;
       readonly declineCode: string | null;
     };

@@ -1,1 +1,5 @@
-export {};
+/**
+ * Entry point the worker bundles (`workflowsPath`): every exported function is a workflow
+ * type. Clients import definitions.ts and ids.ts directly instead of this file.
+ */
+export { merchantAutoReload } from './merchant-auto-reload';

@@ -1,0 +1,95 @@
+/**
+ * Reads why a charge failed and what Auto Reload does about it. Sandbox-safe: pure
+ * functions over the failures the charge activity throws (SPEC 3.6).
+ */
+import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import {
+  CHARGE_FAILURE_TYPES,
+  type ChargeFailureDetails,
+  type ChargeFailureType,
+} from '../activities/contract';
+import type { PaymentProblem } from '../domain/recharge-rule';
+import type { SettledRechargeStatus } from './state';
+
+/**
+ * A charge that ended without money. `unknown` means the activity ran out of retries on
+ * transient errors (or timed out): the card may or may not have been charged.
+ */
+export interface ChargeFailure {
+  readonly type: ChargeFailureType | 'unknown';
+  readonly code: string | null;
+  readonly declineCode: string | null;
+  readonly paymentIntentId: string | null;
+  readonly message: string;
+}
+
+/** What a failure does: the status it leaves the merchant in and the recharge's status. */
+export interface FailureResponse {
+  readonly problem: PaymentProblem;
+  readonly rechargeStatus: SettledRechargeStatus;
+}
+
+const KNOWN_TYPES: readonly string[] = Object.values(CHARGE_FAILURE_TYPES);
+
+function isChargeFailureType(type: string | null | undefined): type is ChargeFailureType {
+  return typeof type === 'string' && KNOWN_TYPES.includes(type);
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** details[0] crosses a process boundary, so each field is checked rather than trusted. */
+function readDetails(failure: ApplicationFailure): Omit<ChargeFailure, 'type'> {
+  const raw: unknown = failure.details?.[0];
+  const details = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<
+    Record<keyof ChargeFailureDetails, unknown>
+  >;
+  return {
+    code: stringOrNull(details.code),
+    declineCode: stringOrNull(details.declineCode),
+    paymentIntentId: stringOrNull(details.paymentIntentId),
+    message: stringOrNull(details.message) ?? failure.message,
+  };
+}
+
+/**
+ * Classifies an error thrown by the charge activity; undefined for anything that is not an
+ * activity failure (a bug or a cancellation), which the caller must rethrow.
+ */
+export function chargeFailureOf(error: unknown): ChargeFailure | undefined {
+  if (!(error instanceof ActivityFailure) || isCancellation(error)) return undefined;
+  const cause = error.cause;
+  if (cause instanceof ApplicationFailure && isChargeFailureType(cause.type)) {
+    return { type: cause.type, ...readDetails(cause) };
+  }
+  return {
+    type: 'unknown',
+    code: null,
+    declineCode: null,
+    paymentIntentId: null,
+    message: cause?.message ?? error.message,
+  };
+}
+
+/**
+ * Maps a failure to its response. Every failure stops charging for now; soft declines
+ * are where the dunning schedule (SPEC 3.6: `retry_scheduled`, new attempts after 1 h,
+ * 6 h, 24 h) will plug in, by returning a retry instead of a problem.
+ */
+export function failureResponse(type: ChargeFailure['type']): FailureResponse {
+  switch (type) {
+    case CHARGE_FAILURE_TYPES.authenticationRequired:
+      return { problem: 'action_required', rechargeStatus: 'action_required' };
+    case CHARGE_FAILURE_TYPES.softDecline:
+    case CHARGE_FAILURE_TYPES.hardDecline:
+    case CHARGE_FAILURE_TYPES.configuration:
+      return { problem: 'payment_failed', rechargeStatus: 'failed' };
+    case 'unknown':
+      // Known shortcoming: the charge may have succeeded at Stripe. Before any new
+      // attempt (which mints a new idempotency key) the existing PaymentIntent must be
+      // looked up by recharge id (SPEC 3.6) and credited if it succeeded; until that
+      // lookup exists we stop and let the merchant's next card save re-arm charging.
+      return { problem: 'payment_failed', rechargeStatus: 'failed' };
+  }
+}

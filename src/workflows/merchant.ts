@@ -1,0 +1,289 @@
+/**
+ * The merchant workflow's state and behaviour. Two coroutines share the state: the main
+ * loop, the only place that decides and starts charges, and at most one running charge.
+ * Handlers only record what changed and ask the loop to evaluate, so that two charges can
+ * never be in flight at once however signals and Updates interleave.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  log,
+  setHandler,
+  sleep,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { BalanceAfter, DecisionRecord } from '../activities/contract';
+import type { AutoReloadSettings, AutoReloadStatus, SkipReason } from '../domain/auto-reload';
+import { decideRecharge } from '../domain/recharge-rule';
+import { store, settingsStore } from './activities';
+import {
+  type PaymentMethodChange,
+  balanceChangedSignal,
+  getStateQuery,
+  paymentMethodChangedSignal,
+  updateSettingsUpdate,
+} from './definitions';
+import { refreshCurrentDetails, upsertStatusAttributes } from './publish';
+import { RechargeRunner } from './recharge';
+import { assertValidSettings, pickSettings } from './settings-update';
+import {
+  type AutoReloadStateView,
+  type MerchantState,
+  deriveStatus,
+  emptyCycle,
+  nowIso,
+  stateView,
+} from './state';
+
+function isSafeCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+/** One merchant's Auto Reload: its handlers and the main loop that decides and charges. */
+export class MerchantAutoReload {
+  /** Evaluate once on (re)start: the balance may already be below the threshold. */
+  private needsEvaluation = true;
+  /** Counts evaluations so an Update can wait for the one that follows its change. */
+  private evaluations = 0;
+  private cycleEnded = false;
+  private timerCycleKey: string | null = null;
+  private settingsBusy = false;
+  /** New settings: the cap is decided afresh (a raised maxPerCycle resumes charging). */
+  private settingsChanged = false;
+  private readonly recharges: RechargeRunner;
+
+  constructor(private readonly state: MerchantState) {
+    this.recharges = new RechargeRunner(state, {
+      recordDecision: (decision, statusAfter) => this.recordDecision(decision, statusAfter),
+      applyBalance: (after) => this.applyBalance(after),
+      requestEvaluation: () => {
+        this.needsEvaluation = true;
+      },
+    });
+  }
+
+  registerHandlers(): void {
+    // Descriptions show in the Web UI next to each handler.
+    setHandler(getStateQuery, () => stateView(this.state), {
+      description: 'Auto Reload state: settings, status, balance, cycle, last decision',
+    });
+    setHandler(balanceChangedSignal, (change) => this.onBalanceChanged(change), {
+      description: 'The ledger changed: {balance, ledgerSeq}; stale sequences are ignored',
+    });
+    setHandler(paymentMethodChangedSignal, (change) => this.onPaymentMethodChanged(change), {
+      description: 'A card was saved or removed: {hasPaymentMethod}',
+    });
+    setHandler(updateSettingsUpdate, (settings) => this.onUpdateSettings(settings), {
+      description: 'Replace the settings; answers the state after the decision they cause',
+      // Runs before the Update is written to history: a refusal leaves no trace.
+      validator: (settings: AutoReloadSettings) =>
+        assertValidSettings(settings, this.state.currency),
+    });
+  }
+
+  /** Runs the main loop; returns the state to carry over once continue-as-new is due. */
+  async runUntilContinueAsNew(): Promise<MerchantState> {
+    for (;;) {
+      this.armCycleTimer();
+      // Waking when continue-as-new is due matters even without work: ignored (stale)
+      // signals still grow history, and only a new run resets it.
+      await condition(() => this.hasWork() || this.continueAsNewDue());
+      this.recharges.throwIfCrashed();
+
+      this.rollCycleIfEnded();
+      if (this.needsEvaluation) await this.evaluate();
+      await this.publishStatus();
+
+      if (await this.readyToContinueAsNew()) return this.state;
+    }
+  }
+
+  private hasWork(): boolean {
+    return (
+      this.needsEvaluation ||
+      this.cycleEnded ||
+      this.recharges.crashed ||
+      deriveStatus(this.state) !== this.state.publishedStatus
+    );
+  }
+
+  /**
+   * One durable timer per cycle, rather than a timeout on every wait, so that a stream
+   * of signals does not add a timer started/cancelled pair to history each time.
+   */
+  private armCycleTimer(): void {
+    const { key, end } = this.state.cycle;
+    if (this.timerCycleKey === key) return;
+    this.timerCycleKey = key;
+    const delayMs = Math.max(Date.parse(end) - Date.now(), 1);
+    sleep(delayMs).then(
+      () => {
+        if (this.state.cycle.key === key) this.cycleEnded = true;
+      },
+      (error: unknown) => {
+        // Cancelling the workflow cancels the timer too; the loop reports that itself.
+        if (!isCancellation(error)) throw error;
+      },
+    );
+  }
+
+  /**
+   * Starts a new cycle once the current one has ended. A charge still in flight keeps
+   * counting in the cycle it was decided in (see RechargeRunner), not in the new one.
+   */
+  private rollCycleIfEnded(): void {
+    this.cycleEnded = false;
+    if (Date.now() < Date.parse(this.state.cycle.end)) return;
+    const previousKey = this.state.cycle.key;
+    this.state.cycle = emptyCycle(this.state.billingCycleAnchor, Date.now());
+    this.needsEvaluation = true;
+    log.info('Billing cycle started', { previousKey, cycleKey: this.state.cycle.key });
+  }
+
+  /** Decides synchronously, so state reflects the decision before anything is awaited. */
+  private async evaluate(): Promise<void> {
+    this.needsEvaluation = false;
+    const s = this.state;
+    if (this.settingsChanged) s.capReachedCycleKey = null;
+    this.settingsChanged = false;
+    const verdict = decideRecharge({
+      settings: s.settings,
+      currency: s.currency,
+      balance: s.balance,
+      cycleTotal: s.cycle.total,
+      rechargeInFlight: s.inFlight !== null,
+      hasPaymentMethod: s.hasPaymentMethod,
+      paymentProblem: s.paymentProblem,
+    });
+    this.evaluations += 1;
+    if (verdict.kind === 'charge') this.recharges.start(verdict.amount);
+    else if (verdict.kind === 'skip') await this.recordSkip(verdict.reason);
+  }
+
+  /**
+   * Records a skip only when it differs from the last recorded decision (reason and cycle):
+   * a stream of debits while capped or disabled then writes one row, not one per debit.
+   */
+  private async recordSkip(reason: SkipReason): Promise<void> {
+    const s = this.state;
+    if (reason === 'cap_reached') s.capReachedCycleKey = s.cycle.key;
+    const last = s.lastDecision;
+    const repeated =
+      last?.outcome === 'skipped' && last.reason === reason && last.cycleKey === s.cycle.key;
+    if (repeated) return;
+    log.info('Recharge skipped', { reason, balance: s.balance, cycleTotal: s.cycle.total });
+    await this.recordDecision({ outcome: 'skipped', reason });
+  }
+
+  /** Sets lastDecision at once, then writes the decision log row. */
+  private async recordDecision(
+    decision: DecisionRecord,
+    statusAfter: AutoReloadStatus = deriveStatus(this.state),
+  ): Promise<void> {
+    const s = this.state;
+    const decisionId = `dec_${uuid4()}`;
+    s.lastDecision = { ...decision, decisionId, cycleKey: s.cycle.key, at: nowIso() };
+    await store.recordDecision({
+      merchantId: s.merchantId,
+      decision,
+      balance: s.balance,
+      threshold: s.settings.threshold,
+      cycleKey: s.cycle.key,
+      cycleTotal: s.cycle.total,
+      maxPerCycle: s.settings.maxPerCycle,
+      statusAfter,
+      decisionId,
+    });
+  }
+
+  /** The only writer of status to search attributes and Postgres, so writes stay ordered. */
+  private async publishStatus(): Promise<void> {
+    const s = this.state;
+    refreshCurrentDetails(s);
+    const status = deriveStatus(s);
+    if (status === s.publishedStatus) return;
+    upsertStatusAttributes(s, status);
+    log.info('Auto reload status changed', { from: s.publishedStatus, to: status });
+    s.publishedStatus = status;
+    await store.saveStatus({ merchantId: s.merchantId, status });
+  }
+
+  /** The server suggests a new run, and no charge is between decision and settlement. */
+  private continueAsNewDue(): boolean {
+    return workflowInfo().continueAsNewSuggested && !this.recharges.running;
+  }
+
+  /**
+   * Continue-as-new only between charges and once every handler has finished; work that
+   * arrives while waiting (a signal, an Update's change) is done first, in this run.
+   */
+  private async readyToContinueAsNew(): Promise<boolean> {
+    if (!this.continueAsNewDue()) return false;
+    await condition(() => allHandlersFinished() || this.hasWork());
+    return allHandlersFinished() && !this.hasWork() && this.continueAsNewDue();
+  }
+
+  /** Applies a balance read if it is newer than what we hold; ledgerSeq orders them. */
+  private applyBalance(after: BalanceAfter): boolean {
+    if (after.ledgerSeq <= this.state.ledgerSeq) return false;
+    this.state.balance = after.balance;
+    this.state.ledgerSeq = after.ledgerSeq;
+    return true;
+  }
+
+  private onBalanceChanged(change: BalanceAfter): void {
+    if (!isSafeCount(change?.balance) || !isSafeCount(change?.ledgerSeq)) {
+      log.warn('Malformed balance signal ignored', { change });
+      return;
+    }
+    // Stale or repeated signals (sequence not newer) change nothing and decide nothing.
+    if (this.applyBalance(change)) this.needsEvaluation = true;
+  }
+
+  private onPaymentMethodChanged(change: PaymentMethodChange): void {
+    if (typeof change?.hasPaymentMethod !== 'boolean') {
+      log.warn('Malformed payment method signal ignored', { change });
+      return;
+    }
+    const s = this.state;
+    s.hasPaymentMethod = change.hasPaymentMethod;
+    if (change.hasPaymentMethod && s.paymentProblem !== null) {
+      log.info('Payment problem cleared by a saved card', { problem: s.paymentProblem });
+      s.paymentProblem = null;
+    }
+    this.needsEvaluation = true;
+  }
+
+  /** For an Update accepted while loading, whose validator could not know the currency. */
+  async updateSettingsAfterLoading(input: AutoReloadSettings): Promise<AutoReloadStateView> {
+    assertValidSettings(input, this.state.currency);
+    return this.onUpdateSettings(input);
+  }
+
+  /**
+   * Saves, applies, then waits for the main loop's next decision so the answer shows its
+   * outcome (`recharging`, `cap_reached`...). Updates run one at a time so that Postgres
+   * and the workflow end with the same last write.
+   */
+  private async onUpdateSettings(input: AutoReloadSettings): Promise<AutoReloadStateView> {
+    await condition(() => !this.settingsBusy);
+    this.settingsBusy = true;
+    try {
+      const s = this.state;
+      const settings = pickSettings(input);
+      this.applyBalance(await settingsStore.saveSettings({ merchantId: s.merchantId, settings }));
+      s.settings = settings;
+      this.settingsChanged = true;
+      log.info('Settings updated', { enabled: settings.enabled, mode: settings.mode });
+
+      const ticket = this.evaluations;
+      this.needsEvaluation = true;
+      await condition(() => this.evaluations > ticket);
+      return stateView(s);
+    } finally {
+      this.settingsBusy = false;
+    }
+  }
+}

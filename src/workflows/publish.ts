@@ -1,0 +1,69 @@
+/**
+ * How the merchant workflow shows itself to operators: search attributes to find it and
+ * a short Markdown summary that the Web UI displays as the workflow's current details.
+ */
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import type { AutoReloadStatus } from '../domain/auto-reload';
+import { formatInCurrency } from '../domain/currency';
+import type { Micros } from '../domain/money';
+import { AUTO_RELOAD_STATUS_KEY, MERCHANT_ID_KEY } from '../temporal/search-attributes';
+import { type MerchantState, deriveStatus } from './state';
+
+/** Publishes the status as a search attribute; the first time, the merchant id too. */
+export function upsertStatusAttributes(state: MerchantState, status: AutoReloadStatus): void {
+  if (state.publishedStatus === null) {
+    upsertSearchAttributes([
+      { key: MERCHANT_ID_KEY, value: state.merchantId },
+      { key: AUTO_RELOAD_STATUS_KEY, value: status },
+    ]);
+  } else {
+    upsertSearchAttributes([{ key: AUTO_RELOAD_STATUS_KEY, value: status }]);
+  }
+}
+
+/** One sentence on why Auto Reload is not charging right now, or null when it is. */
+function whyNotRecharging(state: MerchantState, status: AutoReloadStatus): string | null {
+  switch (status) {
+    case 'disabled':
+      return 'Auto Reload is switched off.';
+    case 'recharging':
+      return null;
+    case 'cap_reached':
+      return `The next charge would pass maxPerCycle; resumes at ${state.cycle.end} or when raised.`;
+    case 'payment_failed':
+      return 'The last charge failed; waiting for the merchant to save a new card.';
+    case 'action_required':
+      return 'The bank asks the merchant to authenticate the last charge.';
+    case 'retry_scheduled':
+      return 'The last charge was declined; a new attempt is scheduled.';
+    case 'active':
+      if (!state.hasPaymentMethod) return 'No saved card.';
+      return state.balance >= state.settings.threshold ? 'Balance is not below threshold.' : null;
+  }
+}
+
+function describeLastDecision(state: MerchantState): string {
+  const decision = state.lastDecision;
+  if (decision === null) return 'none yet';
+  const detail = decision.outcome === 'skipped' ? decision.reason : decision.rechargeId;
+  return `${decision.outcome} (${detail}) at ${decision.at}`;
+}
+
+/** Refreshes the Web UI summary; cheap (no history event), so call it after any change. */
+export function refreshCurrentDetails(state: MerchantState): void {
+  const status = deriveStatus(state);
+  const money = (value: Micros): string =>
+    `${formatInCurrency(value, state.currency)} ${state.currency.toUpperCase()}`;
+  const why = whyNotRecharging(state, status);
+  const lines = [
+    `**Auto Reload: ${status}**`,
+    '',
+    `- Balance: ${money(state.balance)} (threshold ${money(state.settings.threshold)})`,
+    `- Cycle ${state.cycle.key}: ${money(state.cycle.total)} of ${money(
+      state.settings.maxPerCycle,
+    )} (in flight ${money(state.cycle.inFlight)})`,
+    `- Last decision: ${describeLastDecision(state)}`,
+  ];
+  if (why !== null) lines.push(`- Not recharging: ${why}`);
+  setCurrentDetails(lines.join('\n'));
+}

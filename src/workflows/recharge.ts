@@ -1,0 +1,178 @@
+/**
+ * One recharge from decision to settlement: record it, charge the card, credit the ledger
+ * or record the failure. Runs beside the main loop, so that debits, Updates and cycle ends
+ * are still handled (and recorded as `in_flight` skips) while a charge takes its time.
+ */
+import { log, uuid4 } from '@temporalio/workflow';
+import {
+  type BalanceAfter,
+  type DecisionRecord,
+  CHARGE_FAILURE_TYPES,
+} from '../activities/contract';
+import type { AutoReloadStatus } from '../domain/auto-reload';
+import { type Micros, addMicros, subtractMicros } from '../domain/money';
+import { charges, credits } from './activities';
+import { type ChargeFailure, chargeFailureOf, failureResponse } from './charge-failure';
+import { type InFlightRecharge, type MerchantState, deriveStatus, nowIso } from './state';
+
+/** What a recharge needs from the workflow that owns the state. */
+export interface RechargeHooks {
+  /** `statusAfter` defaults to the status of the state as it is now. */
+  recordDecision(decision: DecisionRecord, statusAfter?: AutoReloadStatus): Promise<void>;
+  applyBalance(after: BalanceAfter): boolean;
+  requestEvaluation(): void;
+}
+
+/**
+ * Level by meaning: a configuration error needs an operator (keys, customer, card setup),
+ * an unknown outcome may hide a charge that was never credited, and declines are the
+ * merchant's business, told through status and the decision log.
+ */
+function logFailure(attributes: { failureType: ChargeFailure['type'] } & Record<string, unknown>) {
+  if (attributes.failureType === CHARGE_FAILURE_TYPES.configuration) {
+    log.error('Recharge failed', attributes);
+  } else if (attributes.failureType === 'unknown') {
+    log.warn('Recharge failed', attributes);
+  } else {
+    log.info('Recharge failed', attributes);
+  }
+}
+
+/** Runs at most one recharge at a time, beside the main loop that decides to start it. */
+export class RechargeRunner {
+  private isRunning = false;
+  private crash: { readonly error: unknown } | null = null;
+
+  constructor(
+    private readonly state: MerchantState,
+    private readonly hooks: RechargeHooks,
+  ) {}
+
+  /** True from the decision until settlement is fully recorded; blocks continue-as-new. */
+  get running(): boolean {
+    return this.isRunning;
+  }
+
+  get crashed(): boolean {
+    return this.crash !== null;
+  }
+
+  /** Surfaces an unexpected error of the charge coroutine in the main loop. */
+  throwIfCrashed(): void {
+    if (this.crash !== null) throw this.crash.error;
+  }
+
+  /** Starts charging `amount`; only the main loop calls this, after the rule said charge. */
+  start(amount: Micros): void {
+    if (this.isRunning || this.state.inFlight !== null) {
+      throw new Error('Refusing a second recharge while one is in flight');
+    }
+    const recharge = this.open(amount);
+    this.isRunning = true;
+    this.run(recharge).then(
+      () => {
+        this.isRunning = false;
+      },
+      (error: unknown) => {
+        this.isRunning = false;
+        this.crash = { error };
+        log.error('Recharge crashed', { rechargeId: recharge.rechargeId, error });
+      },
+    );
+  }
+
+  /** Counts the charge in the cycle before anything is awaited, so the cap sees it. */
+  private open(amount: Micros): InFlightRecharge {
+    const s = this.state;
+    s.attemptsMade += 1;
+    const attempt = s.attemptsMade;
+    const recharge: InFlightRecharge = {
+      rechargeId: `rch_${uuid4()}`,
+      amount,
+      attempt,
+      cycleKey: s.cycle.key,
+      idempotencyKey: `auto-reload:${s.merchantId}:${s.cycle.key}:${attempt}`,
+      startedAt: nowIso(),
+    };
+    s.inFlight = recharge;
+    s.cycle.total = addMicros(s.cycle.total, amount);
+    s.cycle.inFlight = addMicros(s.cycle.inFlight, amount);
+    s.capReachedCycleKey = null;
+    return recharge;
+  }
+
+  private async run(recharge: InFlightRecharge): Promise<void> {
+    const { rechargeId, amount, attempt, cycleKey, idempotencyKey } = recharge;
+    await this.hooks.recordDecision({ outcome: 'charged', rechargeId, amount });
+    log.info('Recharge started', { rechargeId, amount, attempt, cycleKey });
+
+    let paymentIntentId: string;
+    try {
+      const request = { merchantId: this.state.merchantId, rechargeId, cycleKey, attempt };
+      ({ paymentIntentId } = await charges.chargeCard({ ...request, amount, idempotencyKey }));
+    } catch (error) {
+      const failure = chargeFailureOf(error);
+      if (failure === undefined) throw error;
+      await this.fail(recharge, failure);
+      return;
+    }
+    await this.succeed(recharge, paymentIntentId);
+  }
+
+  /**
+   * Takes the charge out of flight. A charge that settles after its cycle ended counted
+   * only in that old cycle, which is gone; the new cycle never included it.
+   */
+  private close(recharge: InFlightRecharge, succeeded: boolean): void {
+    const s = this.state;
+    s.inFlight = null;
+    if (recharge.cycleKey !== s.cycle.key) return;
+    s.cycle.inFlight = subtractMicros(s.cycle.inFlight, recharge.amount);
+    if (!succeeded) s.cycle.total = subtractMicros(s.cycle.total, recharge.amount);
+  }
+
+  private async succeed(recharge: InFlightRecharge, paymentIntentId: string): Promise<void> {
+    const { rechargeId, amount } = recharge;
+    const merchantId = this.state.merchantId;
+    const after = await credits.creditRecharge({ merchantId, rechargeId, paymentIntentId, amount });
+    this.hooks.applyBalance(after);
+    this.close(recharge, true);
+    const at = nowIso();
+    this.state.lastRecharge = { id: rechargeId, amount, status: 'succeeded', paymentIntentId, at };
+    log.info('Recharge succeeded', { rechargeId, amount, paymentIntentId });
+    // Still below the threshold? Then the rule applies again, as a separate capped charge.
+    this.hooks.requestEvaluation();
+  }
+
+  /**
+   * Records the failure before the state shows it, so that whoever reads the new status
+   * (API, operator) already finds its reason in the decision log.
+   */
+  private async fail(recharge: InFlightRecharge, failure: ChargeFailure): Promise<void> {
+    const { rechargeId, amount } = recharge;
+    const { type: failureType, code, declineCode, paymentIntentId } = failure;
+    const response = failureResponse(failureType);
+    logFailure({ rechargeId, failureType, code, declineCode, message: failure.message });
+
+    const decision: DecisionRecord = {
+      outcome: 'failed',
+      rechargeId,
+      amount,
+      failureType,
+      code,
+      declineCode,
+    };
+    const after = { ...this.state, inFlight: null, paymentProblem: response.problem };
+    await this.hooks.recordDecision(decision, deriveStatus(after));
+
+    this.close(recharge, false);
+    this.state.paymentProblem = response.problem;
+    this.state.lastRecharge = {
+      id: rechargeId,
+      amount,
+      status: response.rechargeStatus,
+      paymentIntentId,
+      at: nowIso(),
+    };
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The merchant workflow's durable state. Plain JSON only (no Map, Date or class instances)
+ * because it travels through continue-as-new as a workflow argument and must arrive intact.
+ */
+import type { MerchantSnapshot, DecisionRecord } from '../activities/contract';
+import type { AutoReloadSettings, AutoReloadStatus } from '../domain/auto-reload';
+import { billingCycleAt } from '../domain/billing-cycle';
+import type { Currency } from '../domain/currency';
+import { type Micros, ZERO } from '../domain/money';
+import type { PaymentProblem } from '../domain/recharge-rule';
+
+/** The billing cycle in progress and what Auto Reload added in it. */
+export interface CycleState {
+  readonly key: string;
+  /** ISO 8601 UTC, inclusive. */
+  readonly start: string;
+  /** ISO 8601 UTC, exclusive; the durable timer that rolls the cycle fires here. */
+  readonly end: string;
+  /** Succeeded plus in flight in this cycle: what the cap is checked against. */
+  total: Micros;
+  /** The part of `total` that is still being charged. */
+  inFlight: Micros;
+}
+
+/** A charge that has been decided and not yet settled. */
+export interface InFlightRecharge {
+  readonly rechargeId: string;
+  readonly amount: Micros;
+  readonly attempt: number;
+  /** The cycle it counts in, even if the cycle rolls before it settles. */
+  readonly cycleKey: string;
+  readonly idempotencyKey: string;
+  readonly startedAt: string;
+}
+
+/** Same words as the recharges table: `pending` is never stored here (see `inFlight`). */
+export type SettledRechargeStatus = 'succeeded' | 'failed' | 'action_required';
+
+/** The most recent recharge that settled, as the merchant reads it. */
+export interface RechargeSummary {
+  readonly id: string;
+  readonly amount: Micros;
+  readonly status: SettledRechargeStatus;
+  readonly paymentIntentId: string | null;
+  readonly at: string;
+}
+
+/** The last decision recorded in the decision log, with where and when it was made. */
+export type DecisionSummary = DecisionRecord & {
+  readonly decisionId: string;
+  readonly cycleKey: string;
+  readonly at: string;
+};
+
+export interface MerchantState {
+  readonly merchantId: string;
+  readonly currency: Currency;
+  readonly billingCycleAnchor: string;
+  settings: AutoReloadSettings;
+  hasPaymentMethod: boolean;
+  balance: Micros;
+  ledgerSeq: number;
+  cycle: CycleState;
+  inFlight: InFlightRecharge | null;
+  lastRecharge: RechargeSummary | null;
+  lastDecision: DecisionSummary | null;
+  /** Durable attempt counter: part of every idempotency key, so it never goes back. */
+  attemptsMade: number;
+  /** Blocks charging until the merchant saves a card (or authenticates). */
+  paymentProblem: PaymentProblem | null;
+  /** Set when the cap refused a charge; `cap_reached` lasts while this is the cycle key. */
+  capReachedCycleKey: string | null;
+  /** Last status written to search attributes and Postgres, to publish changes only. */
+  publishedStatus: AutoReloadStatus | null;
+}
+
+/** What `getState` and the `updateSettings` Update answer. */
+export interface AutoReloadStateView {
+  readonly merchantId: string;
+  readonly currency: Currency;
+  readonly billingCycleAnchor: string;
+  readonly settings: AutoReloadSettings;
+  readonly status: AutoReloadStatus;
+  readonly hasPaymentMethod: boolean;
+  readonly balance: Micros;
+  readonly ledgerSeq: number;
+  readonly cycle: Readonly<CycleState>;
+  readonly inFlight: InFlightRecharge | null;
+  readonly lastRecharge: RechargeSummary | null;
+  readonly lastDecision: DecisionSummary | null;
+  readonly attemptsMade: number;
+}
+
+/** Workflow time as ISO 8601; Date.now() in a workflow is the deterministic task time. */
+export function nowIso(): string {
+  return new Date(Date.now()).toISOString();
+}
+
+/** A fresh cycle with nothing added yet. */
+export function emptyCycle(anchorIso: string, nowMs: number): CycleState {
+  const { key, start, end } = billingCycleAt(anchorIso, nowMs);
+  return { key, start, end, total: ZERO, inFlight: ZERO };
+}
+
+/** State of a merchant seen for the first time, from its Postgres snapshot. */
+export function initialState(snapshot: MerchantSnapshot, nowMs: number): MerchantState {
+  const cycle = emptyCycle(snapshot.billingCycleAnchor, nowMs);
+  // The snapshot's total belongs to the cycle the activity computed; across a boundary
+  // it is last cycle's and must not count against this one.
+  if (snapshot.cycleKey === cycle.key) cycle.total = snapshot.cycleTotal;
+  return {
+    merchantId: snapshot.merchantId,
+    currency: snapshot.currency,
+    billingCycleAnchor: snapshot.billingCycleAnchor,
+    settings: { ...snapshot.settings },
+    hasPaymentMethod: snapshot.hasPaymentMethod,
+    balance: snapshot.balance,
+    ledgerSeq: snapshot.ledgerSeq,
+    cycle,
+    inFlight: null,
+    lastRecharge: null,
+    lastDecision: null,
+    attemptsMade: 0,
+    paymentProblem: null,
+    capReachedCycleKey: null,
+    publishedStatus: null,
+  };
+}
+
+/**
+ * The status follows from the state, in order of what the merchant must know first:
+ * switched off, charging now, blocked by a payment problem, capped for this cycle.
+ */
+export function deriveStatus(state: MerchantState): AutoReloadStatus {
+  if (!state.settings.enabled) return 'disabled';
+  if (state.inFlight !== null) return 'recharging';
+  if (state.paymentProblem !== null) return state.paymentProblem;
+  if (state.capReachedCycleKey === state.cycle.key) return 'cap_reached';
+  return 'active';
+}
+
+/** A detached copy of the state for readers; internal bookkeeping is left out. */
+export function stateView(state: MerchantState): AutoReloadStateView {
+  return {
+    merchantId: state.merchantId,
+    currency: state.currency,
+    billingCycleAnchor: state.billingCycleAnchor,
+    settings: { ...state.settings },
+    status: deriveStatus(state),
+    hasPaymentMethod: state.hasPaymentMethod,
+    balance: state.balance,
+    ledgerSeq: state.ledgerSeq,
+    cycle: { ...state.cycle },
+    inFlight: state.inFlight && { ...state.inFlight },
+    lastRecharge: state.lastRecharge && { ...state.lastRecharge },
+    lastDecision: state.lastDecision && { ...state.lastDecision },
+    attemptsMade: state.attemptsMade,
+  };
+}

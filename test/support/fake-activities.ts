@@ -1,0 +1,242 @@
+/**
+ * In-memory AutoReloadActivities for workflow tests: a ledger per merchant that tests move
+ * by hand, scripted charge outcomes, and a record of every call for exact assertions.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import {
+  type AutoReloadActivities,
+  type BalanceAfter,
+  type ChargeFailureDetails,
+  type DecisionRecord,
+  type MerchantSnapshot,
+  CHARGE_FAILURE_TYPES,
+} from '../../src/activities/contract';
+import type { AutoReloadSettings, AutoReloadStatus } from '../../src/domain/auto-reload';
+import { billingCycleAt } from '../../src/domain/billing-cycle';
+import type { Currency } from '../../src/domain/currency';
+import { type Micros, ZERO, addMicros, parseMoney, subtractMicros } from '../../src/domain/money';
+import { uniqueTaskQueue, workflowBundle } from './temporal';
+
+type ActivityName = keyof AutoReloadActivities;
+type InputOf<K extends ActivityName> = Parameters<AutoReloadActivities[K]>[0];
+
+/** How the next charge ends; a declined one throws what the real activity would throw. */
+export type ChargeScript =
+  | { readonly outcome: 'succeed' }
+  | {
+      readonly outcome: keyof typeof CHARGE_FAILURE_TYPES;
+      readonly code?: string;
+      readonly declineCode?: string;
+    }
+  /** A non-retryable failure of no charge type: the workflow must treat it as unknown. */
+  | { readonly outcome: 'unclassified' };
+
+export interface FakeMerchantOptions {
+  readonly currency?: Currency;
+  readonly billingCycleAnchor?: string;
+  readonly settings?: Partial<AutoReloadSettings>;
+  readonly hasPaymentMethod?: boolean;
+  readonly balance: string;
+  readonly cycleTotal?: string;
+  /** Defaults to the cycle containing the test process's now. */
+  readonly cycleKey?: string;
+}
+
+/** Settings most tests start from: usd, enabled, threshold 10, amount 20, cap 100. */
+export const BASE_SETTINGS: AutoReloadSettings = {
+  enabled: true,
+  mode: 'fixed',
+  threshold: parseMoney('10.00'),
+  amount: parseMoney('20.00'),
+  maxPerCycle: parseMoney('100.00'),
+};
+
+export class FakeMerchant {
+  balance: Micros;
+  ledgerSeq = 1;
+  settings: AutoReloadSettings;
+  status: AutoReloadStatus | null = null;
+  /** Consumed one per charge; an empty script succeeds. */
+  readonly chargeScript: ChargeScript[] = [];
+  readonly calls: { readonly name: ActivityName; readonly input: unknown }[] = [];
+  private readonly credited = new Map<string, BalanceAfter>();
+  private gate: Promise<void> | null = null;
+  private chargeCount = 0;
+
+  constructor(
+    readonly merchantId: string,
+    private readonly options: FakeMerchantOptions,
+  ) {
+    this.balance = parseMoney(options.balance);
+    this.settings = { ...BASE_SETTINGS, ...options.settings };
+  }
+
+  /** A usage debit on the fake ledger; answers the payload of the balanceChanged signal. */
+  debit(amount: string): BalanceAfter {
+    this.balance = subtractMicros(this.balance, parseMoney(amount));
+    this.ledgerSeq += 1;
+    return { balance: this.balance, ledgerSeq: this.ledgerSeq };
+  }
+
+  /** Charges wait until the returned function is called (a slow card network). */
+  holdCharges(): () => void {
+    let release = (): void => undefined;
+    this.gate = new Promise<void>((resolve) => {
+      release = () => {
+        this.gate = null;
+        resolve();
+      };
+    });
+    return release;
+  }
+
+  callsOf<K extends ActivityName>(name: K): InputOf<K>[] {
+    return this.calls.filter((call) => call.name === name).map((call) => call.input as InputOf<K>);
+  }
+
+  decisions(): DecisionRecord[] {
+    return this.callsOf('recordDecision').map((input) => input.decision);
+  }
+
+  record<K extends ActivityName>(name: K, input: InputOf<K>): void {
+    this.calls.push({ name, input });
+  }
+
+  snapshot(): MerchantSnapshot {
+    const anchor = this.options.billingCycleAnchor ?? '2026-01-01T00:00:00.000Z';
+    return {
+      merchantId: this.merchantId,
+      currency: this.options.currency ?? 'usd',
+      billingCycleAnchor: anchor,
+      settings: this.settings,
+      hasPaymentMethod: this.options.hasPaymentMethod ?? true,
+      balance: this.balance,
+      ledgerSeq: this.ledgerSeq,
+      cycleKey: this.options.cycleKey ?? billingCycleAt(anchor, Date.now()).key,
+      cycleTotal:
+        this.options.cycleTotal === undefined ? ZERO : parseMoney(this.options.cycleTotal),
+    };
+  }
+
+  async charge(): Promise<{ paymentIntentId: string }> {
+    if (this.gate) await this.gate;
+    this.chargeCount += 1;
+    const paymentIntentId = `pi_fake_${this.merchantId}_${this.chargeCount}`;
+    const script = this.chargeScript.shift() ?? { outcome: 'succeed' };
+    if (script.outcome === 'succeed') return { paymentIntentId };
+    if (script.outcome === 'unclassified') {
+      throw ApplicationFailure.nonRetryable('Unexpected processor answer', 'UnexpectedAnswer');
+    }
+    const details: ChargeFailureDetails = {
+      code: script.code ?? 'card_declined',
+      declineCode: script.declineCode ?? null,
+      paymentIntentId,
+      message: `Fake ${script.outcome}`,
+    };
+    throw ApplicationFailure.create({
+      type: CHARGE_FAILURE_TYPES[script.outcome],
+      message: details.message,
+      nonRetryable: true,
+      details: [details],
+    });
+  }
+
+  /** Idempotent by PaymentIntent id, as the real credit is. */
+  credit(paymentIntentId: string, amount: Micros): BalanceAfter {
+    const earlier = this.credited.get(paymentIntentId);
+    if (earlier) return earlier;
+    this.balance = addMicros(this.balance, amount);
+    this.ledgerSeq += 1;
+    const after = { balance: this.balance, ledgerSeq: this.ledgerSeq };
+    this.credited.set(paymentIntentId, after);
+    return after;
+  }
+}
+
+let merchantCounter = 0;
+
+/** Fakes for every merchant a test file uses; one instance serves one worker. */
+export class FakeActivities {
+  private readonly merchants = new Map<string, FakeMerchant>();
+
+  readonly activities: AutoReloadActivities = {
+    loadMerchant: async (merchantId) => {
+      const merchant = await this.find(merchantId);
+      merchant.record('loadMerchant', merchantId);
+      return merchant.snapshot();
+    },
+    saveSettings: async (request) => {
+      const merchant = await this.find(request.merchantId);
+      merchant.record('saveSettings', request);
+      merchant.settings = request.settings;
+      return { balance: merchant.balance, ledgerSeq: merchant.ledgerSeq };
+    },
+    saveStatus: async (request) => {
+      const merchant = await this.find(request.merchantId);
+      merchant.record('saveStatus', request);
+      merchant.status = request.status;
+    },
+    chargeCard: async (request) => {
+      const merchant = await this.find(request.merchantId);
+      merchant.record('chargeCard', request);
+      return merchant.charge();
+    },
+    creditRecharge: async (request) => {
+      const merchant = await this.find(request.merchantId);
+      merchant.record('creditRecharge', request);
+      return merchant.credit(request.paymentIntentId, request.amount);
+    },
+    recordDecision: async (input) => {
+      (await this.find(input.merchantId)).record('recordDecision', input);
+    },
+  };
+
+  /** A new merchant with a unique id, so tests sharing a server never collide. */
+  addMerchant(options: FakeMerchantOptions): FakeMerchant {
+    merchantCounter += 1;
+    const merchantId = `m_${process.pid}_${Date.now()}_${merchantCounter}`;
+    const merchant = new FakeMerchant(merchantId, options);
+    this.merchants.set(merchantId, merchant);
+    return merchant;
+  }
+
+  /** Rejects like a real activity would for a merchant the test never added. */
+  private find(merchantId: string): Promise<FakeMerchant> {
+    const merchant = this.merchants.get(merchantId);
+    return merchant
+      ? Promise.resolve(merchant)
+      : Promise.reject(ApplicationFailure.nonRetryable(`No merchant ${merchantId}`, 'NotFound'));
+  }
+}
+
+export interface FakeWorker {
+  readonly taskQueue: string;
+  /** Stops polling and waits for the worker to finish; call it in `after`. */
+  stop(): Promise<void>;
+}
+
+/** Runs a worker with the bundled merchant workflow and these fakes until `stop()`. */
+export async function startFakeWorker(
+  env: TestWorkflowEnvironment,
+  fakes: FakeActivities,
+): Promise<FakeWorker> {
+  const taskQueue = uniqueTaskQueue('wf');
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: fakes.activities,
+    maxCachedWorkflows: 100,
+  });
+  const running = worker.run();
+  return {
+    taskQueue,
+    stop: async () => {
+      worker.shutdown();
+      await running;
+    },
+  };
+}

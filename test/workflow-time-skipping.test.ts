@@ -1,0 +1,127 @@
+/**
+ * Billing cycles on the time-skipping test server: the durable cycle timer rolls the cycle
+ * at each (clamped) month end and the cap starts again from zero. Settings come from the
+ * loadMerchant snapshot and everything is driven by signals, because this server has hung
+ * on Updates.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { parseMoney } from '../src/domain/money';
+import { temporalTestServerPath } from '../src/temporal/binaries';
+import { AUTO_RELOAD_STATUS_KEY, MERCHANT_ID_KEY } from '../src/temporal/search-attributes';
+import { balanceChangedSignal } from '../src/workflows/definitions';
+import {
+  FakeActivities,
+  type FakeMerchant,
+  type FakeWorker,
+  startFakeWorker,
+} from './support/fake-activities';
+import {
+  type MerchantHandle,
+  startMerchant,
+  waitForIdle,
+  waitForState,
+} from './support/merchant-workflow';
+import { installQuietRuntime } from './support/temporal';
+
+const money = parseMoney;
+const HOUR_MS = 3_600_000;
+/** @temporalio/proto comes with @temporalio/client; it is not a direct dependency. */
+const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+let env: TestWorkflowEnvironment;
+let fakes: FakeActivities;
+let worker: FakeWorker;
+
+before(async () => {
+  installQuietRuntime();
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
+  });
+  // This server takes no search-attribute flags; the workflow's upserts need them.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: { [MERCHANT_ID_KEY.name]: KEYWORD, [AUTO_RELOAD_STATUS_KEY.name]: KEYWORD },
+  });
+  fakes = new FakeActivities();
+  worker = await startFakeWorker(env, fakes);
+});
+
+after(async () => {
+  await worker?.stop();
+  await env?.teardown();
+});
+
+/** Moves the server's clock to `isoTime` (it starts at real now and only moves forward). */
+async function skipTo(isoTime: string): Promise<void> {
+  const delta = Date.parse(isoTime) - (await env.currentTimeMs());
+  assert.ok(delta > 0, `the server clock is already past ${isoTime}`);
+  await env.sleep(delta);
+}
+
+/** Debits to just below the threshold and waits until the cap refuses the recharge. */
+async function debitUntilCapped(handle: MerchantHandle, merchant: FakeMerchant): Promise<void> {
+  await handle.signal(balanceChangedSignal, merchant.debit('20.00'));
+  await waitForIdle(handle, merchant, 'cap_reached');
+}
+
+void test('the cap starts again at each month end, with the anchor day clamped', async (t) => {
+  // The server's clock starts at real now: put it inside a cycle that ends in February.
+  const year = new Date(await env.currentTimeMs()).getUTCFullYear() + 1;
+  const februaryEndDay = new Date(Date.UTC(year, 2, 0)).getUTCDate();
+  const februaryKey = `${year}-02-${februaryEndDay}`;
+  await skipTo(`${year}-02-10T00:00:00.000Z`);
+
+  const { merchant, handle } = await startMerchant(t, env, worker, fakes, {
+    billingCycleAnchor: `${year - 1}-01-31T00:00:00.000Z`,
+    cycleKey: `${year}-01-31`,
+    cycleTotal: '20.00',
+    balance: '5.00',
+    settings: { maxPerCycle: money('40.00') },
+  });
+  const january = await waitForIdle(handle, merchant, 'active');
+  assert.equal(january.cycle.key, `${year}-01-31`);
+  assert.equal(january.cycle.total, money('40.00'));
+  await debitUntilCapped(handle, merchant);
+
+  await skipTo(`${februaryKey}T01:00:00.000Z`);
+
+  const february = await waitForState(
+    handle,
+    (s) => s.cycle.key === februaryKey && s.attemptsMade === 2 && s.status === 'active',
+    'a recharge in the February cycle',
+  );
+  assert.deepEqual(february.cycle, {
+    key: februaryKey,
+    start: `${februaryKey}T00:00:00.000Z`,
+    end: `${year}-03-31T00:00:00.000Z`,
+    total: money('20.00'),
+    inFlight: 0,
+  });
+  await handle.signal(balanceChangedSignal, merchant.debit('20.00'));
+  await waitForState(handle, (s) => s.attemptsMade === 3 && s.status === 'active', '3rd charge');
+  await debitUntilCapped(handle, merchant);
+
+  await skipTo(`${year}-03-31T00:00:00.000Z`);
+  await env.sleep(HOUR_MS);
+
+  const march = await waitForState(
+    handle,
+    (s) => s.cycle.key === `${year}-03-31` && s.attemptsMade === 4 && s.status === 'active',
+    'a recharge in the March cycle',
+  );
+  assert.equal(march.cycle.total, money('20.00'));
+  assert.equal(march.cycle.end, `${year}-04-30T00:00:00.000Z`);
+  const keys = merchant.callsOf('chargeCard').map((charge) => charge.idempotencyKey);
+  const id = merchant.merchantId;
+  assert.deepEqual(keys, [
+    `auto-reload:${id}:${year}-01-31:1`,
+    `auto-reload:${id}:${februaryKey}:2`,
+    `auto-reload:${id}:${februaryKey}:3`,
+    `auto-reload:${id}:${year}-03-31:4`,
+  ]);
+  const { typedSearchAttributes } = await handle.describe();
+  assert.equal(typedSearchAttributes.get(MERCHANT_ID_KEY), id);
+  assert.equal(typedSearchAttributes.get(AUTO_RELOAD_STATUS_KEY), 'active');
+});
