@@ -20,10 +20,12 @@ export async function ensureDatabase(url: string): Promise<void> {
   try {
     const rows = await sql`select 1 from pg_database where datname = ${name}`;
     if (rows.length === 0) {
-      await sql.unsafe(`create database "${name.replaceAll('"', '""')}"`).catch((error: unknown) => {
-        // Another process may have created it between our check and this statement.
-        if ((error as { code?: string }).code !== '42P04') throw error;
-      });
+      await sql
+        .unsafe(`create database "${name.replaceAll('"', '""')}"`)
+        .catch((error: unknown) => {
+          // Another process may have created it between our check and this statement.
+          if ((error as { code?: string }).code !== '42P04') throw error;
+        });
     }
   } finally {
     await sql.end({ timeout: 5 });

@@ -77,6 +77,10 @@ export const ledgerEntries = pgTable(
   (t) => [
     primaryKey({ columns: [t.merchantId, t.seq] }),
     uniqueIndex('ledger_entries_external_idx').on(t.merchantId, t.kind, t.externalId),
+    // A PaymentIntent pays for one recharge of one merchant: never credit it twice anywhere.
+    uniqueIndex('ledger_entries_payment_intent_idx')
+      .on(t.externalId)
+      .where(sql`${t.kind} = 'recharge'`),
   ],
 );
 

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "ledger_entries_payment_intent_idx" ON "ledger_entries" USING btree ("external_id") WHERE "ledger_entries"."kind" = 'recharge';

@@ -1,0 +1,141 @@
+/** The off-session charge of SPEC 3.6, one attempt per call, safe to retry. */
+import { eq } from 'drizzle-orm';
+import type Stripe from 'stripe';
+import { type Currency, toMinorUnits } from '../domain/currency';
+import type { Database } from '../db/client';
+import { recharges } from '../db/schema';
+import type { ChargeRequest, ChargeSucceeded } from './contract';
+import { findMerchant } from './merchant-store';
+import { chargeFailure, classifyStripeError, failureDetails } from './stripe-failures';
+
+export interface ChargeDeps {
+  readonly db: Database;
+  readonly stripe: Stripe;
+}
+
+/** Saves the attempt before Stripe hears of it, so a crash leaves a pending row to find. */
+async function recordPendingRecharge(deps: ChargeDeps, request: ChargeRequest, currency: Currency) {
+  await deps.db
+    .insert(recharges)
+    .values({
+      id: request.rechargeId,
+      merchantId: request.merchantId,
+      cycleKey: request.cycleKey,
+      attempt: request.attempt,
+      amount: request.amount,
+      currency,
+      idempotencyKey: request.idempotencyKey,
+    })
+    .onConflictDoNothing({ target: recharges.idempotencyKey });
+}
+
+async function updateRecharge(
+  deps: ChargeDeps,
+  rechargeId: string,
+  change: Partial<typeof recharges.$inferInsert>,
+): Promise<void> {
+  await deps.db
+    .update(recharges)
+    .set({ ...change, updatedAt: new Date() })
+    .where(eq(recharges.id, rechargeId));
+}
+
+async function createPaymentIntent(
+  deps: ChargeDeps,
+  request: ChargeRequest,
+  merchant: { currency: Currency; stripeCustomerId: string; paymentMethodId: string },
+): Promise<Stripe.PaymentIntent> {
+  return deps.stripe.paymentIntents.create(
+    {
+      amount: toMinorUnits(request.amount, merchant.currency),
+      currency: merchant.currency,
+      customer: merchant.stripeCustomerId,
+      payment_method: merchant.paymentMethodId,
+      off_session: true,
+      confirm: true,
+      description: 'Auto Reload of prepaid SMS credit',
+      metadata: { merchant_id: request.merchantId, recharge_id: request.rechargeId },
+    },
+    { idempotencyKey: request.idempotencyKey },
+  );
+}
+
+/**
+ * Charges the merchant's saved card. Transient failures are rethrown so that Temporal
+ * retries with the same idempotency key; declines, authentication and configuration
+ * problems are recorded on the recharge and thrown as non-retryable failures.
+ */
+export async function chargeCard(
+  deps: ChargeDeps,
+  request: ChargeRequest,
+): Promise<ChargeSucceeded> {
+  const merchant = await findMerchant(deps.db, request.merchantId);
+  if (!merchant.stripeCustomerId || !merchant.paymentMethod) {
+    throw chargeFailure('configuration', {
+      code: 'no_payment_method',
+      declineCode: null,
+      paymentIntentId: null,
+      message: `Merchant ${request.merchantId} has no saved payment method`,
+    });
+  }
+  await recordPendingRecharge(deps, request, merchant.currency);
+
+  let intent: Stripe.PaymentIntent;
+  try {
+    intent = await createPaymentIntent(deps, request, {
+      currency: merchant.currency,
+      stripeCustomerId: merchant.stripeCustomerId,
+      paymentMethodId: merchant.paymentMethod.id,
+    });
+  } catch (error) {
+    return rejectCharge(deps, request, error);
+  }
+  return acceptIntent(deps, request, intent);
+}
+
+async function acceptIntent(
+  deps: ChargeDeps,
+  request: ChargeRequest,
+  intent: Stripe.PaymentIntent,
+): Promise<ChargeSucceeded> {
+  if (intent.status === 'succeeded') {
+    await updateRecharge(deps, request.rechargeId, { paymentIntentId: intent.id });
+    return { paymentIntentId: intent.id };
+  }
+  if (intent.status === 'requires_action') {
+    const details = {
+      code: 'authentication_required',
+      declineCode: null,
+      paymentIntentId: intent.id,
+      message: 'The card issuer asks the cardholder to authenticate this payment',
+    };
+    await updateRecharge(deps, request.rechargeId, {
+      status: 'action_required',
+      paymentIntentId: intent.id,
+      failureCode: details.code,
+      failureMessage: details.message,
+    });
+    throw chargeFailure('authentication_required', details);
+  }
+  // processing or another in-between state: ask again with the same key later.
+  throw new Error(`PaymentIntent ${intent.id} is ${intent.status}; will check again`);
+}
+
+async function rejectCharge(
+  deps: ChargeDeps,
+  request: ChargeRequest,
+  error: unknown,
+): Promise<never> {
+  const failureClass = classifyStripeError(error);
+  if (failureClass === 'transient') throw error;
+
+  const details = failureDetails(error);
+  await updateRecharge(deps, request.rechargeId, {
+    status: failureClass === 'authentication_required' ? 'action_required' : 'failed',
+    paymentIntentId: details.paymentIntentId,
+    failureCode: details.code,
+    declineCode: details.declineCode,
+    failureMessage: details.message,
+  });
+  throw chargeFailure(failureClass, details, error instanceof Error ? error : undefined);
+}

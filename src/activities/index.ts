@@ -1,0 +1,85 @@
+/**
+ * The activities of the merchant workflow, built over their dependencies so that the
+ * worker, the tests and the benchmarks each pass their own database and Stripe client.
+ */
+import type Stripe from 'stripe';
+import { billingCycleAt } from '../domain/billing-cycle';
+import type { Database } from '../db/client';
+import type {
+  AutoReloadActivities,
+  BalanceAfter,
+  CreditRequest,
+  MerchantSnapshot,
+} from './contract';
+import { chargeCard } from './charge';
+import {
+  cycleTotal,
+  findMerchant,
+  findSettings,
+  insertDecision,
+  upsertSettings,
+  upsertStatus,
+} from './merchant-store';
+import type { Micros } from '../domain/money';
+
+/** The part of the ledger the activities use; the ledger module implements it. */
+export interface LedgerForActivities {
+  creditRecharge(request: CreditRequest): Promise<BalanceAfter>;
+  readBalance(merchantId: string): Promise<BalanceAfter | null>;
+}
+
+export interface ActivityDeps {
+  readonly db: Database;
+  readonly stripe: Stripe;
+  readonly ledger: LedgerForActivities;
+  /** Milliseconds since the epoch; replaced in tests that need another "now". */
+  readonly now?: () => number;
+}
+
+async function requireBalance(
+  ledger: LedgerForActivities,
+  merchantId: string,
+): Promise<BalanceAfter> {
+  const balance = await ledger.readBalance(merchantId);
+  if (!balance) throw new Error(`Merchant ${merchantId} has no balance row`);
+  return balance;
+}
+
+export function createActivities(deps: ActivityDeps): AutoReloadActivities {
+  const now = deps.now ?? Date.now;
+  return {
+    async loadMerchant(merchantId): Promise<MerchantSnapshot> {
+      const merchant = await findMerchant(deps.db, merchantId);
+      const anchor = merchant.billingCycleAnchor.toISOString();
+      const cycle = billingCycleAt(anchor, now());
+      return {
+        merchantId,
+        currency: merchant.currency,
+        billingCycleAnchor: anchor,
+        settings: await findSettings(deps.db, merchantId, merchant.currency),
+        hasPaymentMethod: merchant.paymentMethod !== null && merchant.stripeCustomerId !== null,
+        balance: merchant.balance as Micros,
+        ledgerSeq: merchant.ledgerSeq,
+        cycleKey: cycle.key,
+        cycleTotal: await cycleTotal(deps.db, merchantId, cycle.key),
+      };
+    },
+
+    async saveSettings({ merchantId, settings }) {
+      await upsertSettings(deps.db, merchantId, settings);
+      return requireBalance(deps.ledger, merchantId);
+    },
+
+    async saveStatus({ merchantId, status }) {
+      const merchant = await findMerchant(deps.db, merchantId);
+      const fallback = await findSettings(deps.db, merchantId, merchant.currency);
+      await upsertStatus(deps.db, merchantId, status, fallback);
+    },
+
+    chargeCard: (request) => chargeCard(deps, request),
+
+    creditRecharge: (request) => deps.ledger.creditRecharge(request),
+
+    recordDecision: (input) => insertDecision(deps.db, input),
+  };
+}
