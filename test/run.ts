@@ -42,8 +42,14 @@ async function main(): Promise<number> {
   try {
     const bundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../src/workflows'),
-      logger: { log: () => undefined, trace: () => undefined, debug: () => undefined,
-        info: () => undefined, warn: () => undefined, error: () => undefined },
+      logger: {
+        log: () => undefined,
+        trace: () => undefined,
+        debug: () => undefined,
+        info: () => undefined,
+        warn: () => undefined,
+        error: () => undefined,
+      },
     });
     const bundlePath = path.join(scratch, 'workflow-bundle.js');
     writeFileSync(bundlePath, bundle.code);
@@ -68,7 +74,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`test run failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(
+      `test run failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -13,7 +13,10 @@ const DECIMAL_PATTERN = /^(0|[1-9][0-9]*)(?:\.([0-9]{1,6}))?$/;
 /** Thrown when a decimal money string is malformed, negative or too precise. */
 export class InvalidMoneyError extends Error {
   override readonly name = 'InvalidMoneyError';
-  constructor(readonly input: unknown, reason: string) {
+  constructor(
+    readonly input: unknown,
+    reason: string,
+  ) {
     super(`Invalid money value ${JSON.stringify(input)}: ${reason}`);
   }
 }

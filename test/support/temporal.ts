@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { installTemporalRuntime } from '../../src/temporal/runtime';
 import { testTemporalAddress } from './env';
 
 /** Connects to the dev server that test/run.ts started; call `teardown()` in `after`. */
 export async function connectTestEnvironment(): Promise<TestWorkflowEnvironment> {
+  installTemporalRuntime();
   return TestWorkflowEnvironment.createFromExistingServer({ address: testTemporalAddress() });
 }
 
@@ -24,3 +26,6 @@ export function uniqueTaskQueue(prefix: string): string {
   taskQueueCounter += 1;
   return `${prefix}-${process.pid}-${taskQueueCounter}-${Date.now()}`;
 }
+
+/** Routes SDK logs into the quiet test log (LOG_LEVEL=silent under test/run.ts). */
+export const installQuietRuntime = installTemporalRuntime;
