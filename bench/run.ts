@@ -9,10 +9,14 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { migrateDatabase } from '../src/db/migrate';
 import { benchLedger } from './ledger';
+import { benchReaction } from './reaction';
 import type { BenchContext, BenchSection } from './support';
 
 /** Add a section here; each gets the same migrated scratch database. */
-const SECTIONS: readonly BenchSection[] = [{ name: 'ledger', run: benchLedger }];
+const SECTIONS: readonly BenchSection[] = [
+  { name: 'ledger', run: benchLedger },
+  { name: 'reaction', run: benchReaction },
+];
 
 const print = (line = ''): void => console.log(line);
 

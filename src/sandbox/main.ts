@@ -1,5 +1,6 @@
 /**
- * `npm run sandbox`: the Stripe sandbox on 127.0.0.1:STRIPE_SANDBOX_PORT (12111), sending
+ * `npm run sandbox`: the Stripe sandbox on STRIPE_SANDBOX_HOST (127.0.0.1) and
+ * STRIPE_SANDBOX_PORT (12111), sending
  * webhooks to SANDBOX_WEBHOOK_URL signed with SANDBOX_WEBHOOK_SECRET when both are set.
  */
 import { logger as serviceLogger } from '../logger';
@@ -17,7 +18,7 @@ function portFromEnv(value: string | undefined): number {
 async function main(): Promise<void> {
   const logger = serviceLogger.child({ component: 'stripe-sandbox' });
   const sandbox = await startSandbox({
-    host: '127.0.0.1',
+    host: process.env.STRIPE_SANDBOX_HOST || '127.0.0.1',
     port: portFromEnv(process.env.STRIPE_SANDBOX_PORT),
     webhookUrl: process.env.SANDBOX_WEBHOOK_URL || undefined,
     webhookSecret: process.env.SANDBOX_WEBHOOK_SECRET || undefined,

@@ -3,7 +3,7 @@
  * or record the failure. Runs beside the main loop, so that debits, Updates and cycle ends
  * are still handled (and recorded as `in_flight` skips) while a charge takes its time.
  */
-import { log, uuid4 } from '@temporalio/workflow';
+import { log, patched, uuid4 } from '@temporalio/workflow';
 import {
   type BalanceAfter,
   type DecisionRecord,
@@ -39,6 +39,9 @@ function logFailure(attributes: { failureType: ChargeFailure['type'] } & Record<
 }
 
 /** Runs at most one recharge at a time, beside the main loop that decides to start it. */
+/** Marks histories in which the charge no longer waits for its decision row. */
+const DECISION_BESIDE_CHARGE_PATCH = 'decision-beside-charge';
+
 export class RechargeRunner {
   private isRunning = false;
   private crash: { readonly error: unknown } | null = null;
@@ -103,7 +106,13 @@ export class RechargeRunner {
 
   private async run(recharge: InFlightRecharge): Promise<void> {
     const { rechargeId, amount, attempt, cycleKey, idempotencyKey } = recharge;
-    await this.hooks.recordDecision({ outcome: 'charged', rechargeId, amount });
+    // The decision row and the charge start in the same workflow task: writing the log
+    // first added a whole activity round trip between a debit and the charge. Histories
+    // recorded before this change wrote the row first; the patch keeps them replayable.
+    const decision: DecisionRecord = { outcome: 'charged', rechargeId, amount };
+    const decisionRecorded = patched(DECISION_BESIDE_CHARGE_PATCH)
+      ? this.hooks.recordDecision(decision)
+      : await this.hooks.recordDecision(decision);
     log.info('Recharge started', { rechargeId, amount, attempt, cycleKey });
 
     let paymentIntentId: string;
@@ -113,9 +122,11 @@ export class RechargeRunner {
     } catch (error) {
       const failure = chargeFailureOf(error);
       if (failure === undefined) throw error;
+      await decisionRecorded;
       await this.fail(recharge, failure);
       return;
     }
+    await decisionRecorded;
     await this.succeed(recharge, paymentIntentId);
   }
 
