@@ -159,7 +159,7 @@ export async function benchReaction(ctx: BenchContext): Promise<void> {
       merchants: createMerchantService({ db: database.db, stripe, workflows }),
       pipeline: createUsagePipeline({ ledger, signaller: workflows, log: logger }),
     });
-    report(ctx, floor, reaction.latencies);
+    report(ctx, floor.latencies, reaction.latencies);
     for (const [name, times] of activityTimes) {
       const { p50, p99 } = percentiles(times);
       ctx.print(
@@ -171,7 +171,9 @@ export async function benchReaction(ctx: BenchContext): Promise<void> {
       const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
       const merchantId = reaction.ids[reaction.latencies.indexOf(median)] ?? '';
       ctx.print(`history of a median merchant, ${merchantId} (${median} ms):`);
-      await traceHistory(ctx, client, merchantId);
+      await traceHistory(ctx, client, merchantWorkflowId(merchantId));
+      ctx.print(`history of the first floor workflow, ${floor.firstWorkflowId}:`);
+      await traceHistory(ctx, client, floor.firstWorkflowId);
     }
   } finally {
     for (const worker of workers) worker.shutdown();
@@ -184,7 +186,10 @@ export async function benchReaction(ctx: BenchContext): Promise<void> {
   }
 }
 
-async function measureFloor(client: Client, touchedAt: Map<number, number>): Promise<number[]> {
+async function measureFloor(
+  client: Client,
+  touchedAt: Map<number, number>,
+): Promise<{ latencies: number[]; firstWorkflowId: string }> {
   const handles = await Promise.all(
     Array.from({ length: MERCHANTS }, (_, index) =>
       client.workflow.start(floorWorkflow, {
@@ -204,7 +209,10 @@ async function measureFloor(client: Client, touchedAt: Map<number, number>): Pro
   });
   await waitUntil(() => Promise.resolve(touchedAt.size >= 2 * MERCHANTS), 60_000);
   await Promise.all(handles.map((handle) => handle.terminate('bench finished')));
-  return [...sentAt].map(([index, sent]) => (touchedAt.get(index) ?? NaN) - sent);
+  return {
+    latencies: [...sentAt].map(([index, sent]) => (touchedAt.get(index) ?? NaN) - sent),
+    firstWorkflowId: handles[0]?.workflowId ?? '',
+  };
 }
 
 interface ReactionDeps {
@@ -257,8 +265,8 @@ async function chargeRequestTimes(sandboxUrl: string): Promise<Map<string, numbe
 }
 
 /** Prints the history of one merchant's workflow with the gap before each event. */
-async function traceHistory(ctx: BenchContext, client: Client, merchantId: string): Promise<void> {
-  const history = await client.workflow.getHandle(merchantWorkflowId(merchantId)).fetchHistory();
+async function traceHistory(ctx: BenchContext, client: Client, workflowId: string): Promise<void> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
   let previousMs = 0;
   for (const event of history.events ?? []) {
     const atMs =
@@ -279,6 +287,7 @@ async function measureReaction(
   ctx.print(`preparing ${MERCHANTS} merchants (card saved, Auto Reload enabled)...`);
   const ids = await prepareMerchants(deps);
   const debitAt = new Map<string, number>();
+  const signalledAfter: number[] = [];
   await openLoop(ids.length, async (index) => {
     const merchantId = ids[index] ?? '';
     debitAt.set(merchantId, Date.now());
@@ -288,7 +297,10 @@ async function measureReaction(
       amount: parseMoney('25.00'),
       kind: 'campaign',
     });
+    signalledAfter.push(Date.now() - (debitAt.get(merchantId) ?? NaN));
   });
+  const signalled = percentiles(signalledAfter);
+  ctx.print(`debit + signal returned: p50 ${signalled.p50} ms, p99 ${signalled.p99} ms`);
   let times = new Map<string, number>();
   await waitUntil(async () => {
     times = await chargeRequestTimes(deps.sandboxUrl);

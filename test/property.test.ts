@@ -68,6 +68,23 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
 );
 
 const seed = Number(process.env.PROPERTY_SEED ?? Date.now() % 2 ** 31);
+/** Always run once: a decline, then a new card that recovers, so both paths are covered. */
+const DECLINE_THEN_RECOVER: [AutoReloadSettings, Command[]] = [
+  {
+    enabled: true,
+    mode: 'fixed',
+    threshold: dollars(10),
+    amount: dollars(20),
+    maxPerCycle: dollars(60),
+  },
+  [
+    { kind: 'card', paymentMethod: 'pm_card_chargeCustomerFail' },
+    { kind: 'use', cents: 2_500 },
+    { kind: 'card', paymentMethod: 'pm_card_visa' },
+    { kind: 'use', cents: 1_500 },
+  ],
+];
+
 let system: TestSystem;
 before(async () => {
   system = await startTestSystem('property');
@@ -217,7 +234,7 @@ test('random usage, settings, cards and faults keep every money invariant', asyn
         await checkInvariants(merchant.id);
       },
     ),
-    { numRuns: Number(process.env.PROPERTY_RUNS ?? 40), seed },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 40), seed, examples: [DECLINE_THEN_RECOVER] },
   );
   t.diagnostic(`seed ${seed}: ${JSON.stringify(seen)}`);
   assert.ok(seen.charges > 0 && seen.failures > 0, 'the runs charged and declined at least once');

@@ -9,6 +9,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setHandler,
   sleep,
   uuid4,
@@ -36,6 +37,9 @@ import {
   nowIso,
   stateView,
 } from './state';
+
+/** Marks histories in which the transient `recharging` status is not written to Postgres. */
+const PERSIST_SETTLED_STATUS_PATCH = 'persist-settled-status';
 
 function isSafeCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value);
@@ -206,7 +210,12 @@ export class MerchantAutoReload {
     if (status === s.publishedStatus) return;
     upsertStatusAttributes(s, status);
     log.info('Auto reload status changed', { from: s.publishedStatus, to: status });
+    const persisted = s.persistedStatus === undefined ? s.publishedStatus : s.persistedStatus;
     s.publishedStatus = status;
+    if (patched(PERSIST_SETTLED_STATUS_PATCH)) {
+      if (status === 'recharging' || status === persisted) return;
+    }
+    s.persistedStatus = status;
     await store.saveStatus({ merchantId: s.merchantId, status });
   }
 

@@ -72,6 +72,12 @@ export interface MerchantState {
   capReachedCycleKey: string | null;
   /** Last status written to search attributes and Postgres, to publish changes only. */
   publishedStatus: AutoReloadStatus | null;
+  /**
+   * Last status written to Postgres. It skips the transient `recharging` (a pending row in
+   * `recharges` says the same), which saves two activities per recharge. Absent in state
+   * carried over from runs that wrote every status.
+   */
+  persistedStatus?: AutoReloadStatus | null;
 }
 
 /** What `getState` and the `updateSettings` Update answer. */
@@ -124,6 +130,7 @@ export function initialState(snapshot: MerchantSnapshot, nowMs: number): Merchan
     paymentProblem: null,
     capReachedCycleKey: null,
     publishedStatus: null,
+    persistedStatus: null,
   };
 }
 
