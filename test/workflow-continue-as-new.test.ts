@@ -26,7 +26,7 @@ import {
   waitForIdle,
   waitForState,
 } from './support/merchant-workflow';
-import { installQuietRuntime } from './support/temporal';
+import { installTemporalRuntime } from '../src/temporal/runtime';
 import { waitFor } from './support/wait';
 
 const money = parseMoney;
@@ -37,7 +37,7 @@ let fakes: FakeActivities;
 let worker: FakeWorker;
 
 before(async () => {
-  installQuietRuntime();
+  installTemporalRuntime();
   server = await startDevServer({
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_AFTER_EVENTS },
   });

@@ -24,7 +24,7 @@ import {
   waitForIdle,
   waitForState,
 } from './support/merchant-workflow';
-import { installQuietRuntime } from './support/temporal';
+import { installTemporalRuntime } from '../src/temporal/runtime';
 
 const money = parseMoney;
 const HOUR_MS = 3_600_000;
@@ -35,7 +35,7 @@ let fakes: FakeActivities;
 let worker: FakeWorker;
 
 before(async () => {
-  installQuietRuntime();
+  installTemporalRuntime();
   env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
   });

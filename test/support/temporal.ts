@@ -26,6 +26,3 @@ export function uniqueTaskQueue(prefix: string): string {
   taskQueueCounter += 1;
   return `${prefix}-${process.pid}-${taskQueueCounter}-${Date.now()}`;
 }
-
-/** Routes SDK logs into the quiet test log (LOG_LEVEL=silent under test/run.ts). */
-export const installQuietRuntime = installTemporalRuntime;

@@ -14,11 +14,11 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startDevServer } from '../../../src/temporal/dev-server';
 import { FakeActivities, startFakeWorker } from '../fake-activities';
 import { startMerchant } from '../merchant-workflow';
-import { installQuietRuntime } from '../temporal';
+import { installTemporalRuntime } from '../../../src/temporal/runtime';
 import { HISTORIES_DIR, SCENARIOS, fetchAllRuns } from './scenarios';
 
 async function main(): Promise<void> {
-  installQuietRuntime();
+  installTemporalRuntime();
   const server = await startDevServer({
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
   });
