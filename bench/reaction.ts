@@ -14,28 +14,18 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
 import { connect } from '../src/db/client';
+import { createEngine, type Engine } from '../src/engine';
 import { parseMoney } from '../src/domain/money';
-import { createLedger } from '../src/ledger';
 import { logger } from '../src/logger';
-import { createMerchantService } from '../src/merchants/service';
-import { createMerchantWorkflows } from '../src/merchants/workflow-client';
-import { createUsagePipeline } from '../src/pipeline/usage-pipeline';
 import { createStripeClient, SANDBOX_SECRET_KEY } from '../src/stripe/client';
 import { freePort, startDevServer } from '../src/temporal/dev-server';
 import { installTemporalRuntime } from '../src/temporal/runtime';
 import { merchantWorkflowId } from '../src/workflows/ids';
 import { floorWorkflow, pokeSignal } from './floor-workflow';
-import type { BenchContext } from './support';
+import { type BenchContext, percentiles } from './support';
 
 const MERCHANTS = Number(process.env.BENCH_MERCHANTS ?? 200);
 const SPACING_MS = Number(process.env.BENCH_SPACING_MS ?? 100);
-
-function percentiles(values: number[]): { p50: number; p99: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (fraction: number) =>
-    sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? NaN;
-  return { p50: at(0.5), p99: at(0.99) };
-}
 
 /** Wraps each activity to collect how long its own code takes, by activity name. */
 function timed<T extends object>(activities: T, into: Map<string, number[]>): T {
@@ -125,7 +115,13 @@ export async function benchReaction(ctx: BenchContext): Promise<void> {
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   const stripe = createStripeClient({ secretKey: SANDBOX_SECRET_KEY, apiUrl: sandbox.url });
-  const ledger = createLedger(database);
+  const engine = createEngine({
+    database,
+    stripe,
+    temporal: client,
+    taskQueue: 'bench-auto-reload',
+    log: logger,
+  });
 
   const touchedAt = new Map<number, number>();
   const activityTimes = new Map<string, number[]>();
@@ -134,7 +130,10 @@ export async function benchReaction(ctx: BenchContext): Promise<void> {
       connection: nativeConnection,
       taskQueue: 'bench-auto-reload',
       workflowsPath: require.resolve('../src/workflows'),
-      activities: timed(createActivities({ db: database.db, stripe, ledger }), activityTimes),
+      activities: timed(
+        createActivities({ db: database.db, stripe, ledger: engine.ledger }),
+        activityTimes,
+      ),
     }),
     Worker.create({
       connection: nativeConnection,
@@ -151,14 +150,7 @@ export async function benchReaction(ctx: BenchContext): Promise<void> {
   const running = workers.map((worker) => worker.run());
   try {
     const floor = await measureFloor(client, touchedAt);
-    const workflows = createMerchantWorkflows(client, 'bench-auto-reload');
-    const reaction = await measureReaction(ctx, {
-      ledger,
-      sandboxUrl: sandbox.url,
-      workflows,
-      merchants: createMerchantService({ db: database.db, stripe, workflows }),
-      pipeline: createUsagePipeline({ ledger, signaller: workflows, log: logger }),
-    });
+    const reaction = await measureReaction(ctx, { ...engine, sandboxUrl: sandbox.url });
     report(ctx, floor.latencies, reaction.latencies);
     for (const [name, times] of activityTimes) {
       const { p50, p99 } = percentiles(times);
@@ -215,12 +207,8 @@ async function measureFloor(
   };
 }
 
-interface ReactionDeps {
-  readonly ledger: ReturnType<typeof createLedger>;
+interface ReactionDeps extends Engine {
   readonly sandboxUrl: string;
-  readonly workflows: ReturnType<typeof createMerchantWorkflows>;
-  readonly merchants: ReturnType<typeof createMerchantService>;
-  readonly pipeline: ReturnType<typeof createUsagePipeline>;
 }
 
 async function prepareMerchants(deps: ReactionDeps): Promise<string[]> {

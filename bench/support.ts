@@ -26,9 +26,15 @@ export interface Measurement {
   readonly p99Ms: number;
 }
 
-function percentile(sorted: Float64Array, fraction: number): number {
+function percentile(sorted: ArrayLike<number>, fraction: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
+}
+
+/** The median and the 99th percentile of unsorted samples. */
+export function percentiles(values: readonly number[]): { p50: number; p99: number } {
+  const sorted = Float64Array.from(values).sort();
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 }
 
 /**

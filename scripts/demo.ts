@@ -8,11 +8,8 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../src/config';
 import { connect } from '../src/db/client';
 import { formatMoney, parseMoney } from '../src/domain/money';
-import { createLedger } from '../src/ledger';
+import { createEngine } from '../src/engine';
 import { logger } from '../src/logger';
-import { createMerchantService } from '../src/merchants/service';
-import { createMerchantWorkflows } from '../src/merchants/workflow-client';
-import { createUsagePipeline } from '../src/pipeline/usage-pipeline';
 import { createStripeClient } from '../src/stripe/client';
 
 const print = (line: string): void => {
@@ -25,11 +22,13 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: config.temporalAddress });
   try {
     const client = new Client({ connection, namespace: config.temporalNamespace });
-    const workflows = createMerchantWorkflows(client, config.taskQueue);
-    const ledger = createLedger(database);
-    const stripe = createStripeClient(config.stripe);
-    const merchants = createMerchantService({ db: database.db, stripe, workflows });
-    const pipeline = createUsagePipeline({ ledger, signaller: workflows, log: logger });
+    const { ledger, workflows, merchants, pipeline } = createEngine({
+      database,
+      stripe: createStripeClient(config.stripe),
+      temporal: client,
+      taskQueue: config.taskQueue,
+      log: logger,
+    });
 
     const merchant = await merchants.createMerchant({ name: 'Demo tea shop' });
     print(`merchant ${merchant.id} created`);

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { decisions, recharges } from '../src/db/schema';
 import type { AutoReloadSettings } from '../src/domain/auto-reload';
 import { type Micros, MICROS_PER_UNIT } from '../src/domain/money';
-import { injectFault, startTestSystem, type TestSystem } from './support/system';
+import { clearFaults, injectFault, startTestSystem, type TestSystem } from './support/system';
 import { waitFor } from './support/wait';
 
 type Command =
@@ -214,7 +214,7 @@ test('random usage, settings, cards and faults keep every money invariant', asyn
       settingsArb,
       fc.array(commandArb, { minLength: 1, maxLength: 10 }),
       async (initial, commands) => {
-        await fetch(`${system.sandbox.url}/_sandbox/faults`, { method: 'DELETE' });
+        await clearFaults(system.sandbox);
         const merchant = await system.merchants.createMerchant({ name: 'Property shop' });
         await system.ledger.creditManual({
           merchantId: merchant.id,
@@ -230,7 +230,7 @@ test('random usage, settings, cards and faults keep every money invariant', asyn
           await run.apply(command);
           await run.settle();
         }
-        await fetch(`${system.sandbox.url}/_sandbox/faults`, { method: 'DELETE' });
+        await clearFaults(system.sandbox);
         await checkInvariants(merchant.id);
       },
     ),

@@ -8,59 +8,47 @@ import { Worker } from '@temporalio/worker';
 import type Stripe from 'stripe';
 import { createActivities } from '../../src/activities';
 import { connect, type DatabaseHandle } from '../../src/db/client';
-import { createLedger, type Ledger } from '../../src/ledger';
+import { createEngine, type Engine } from '../../src/engine';
 import { logger } from '../../src/logger';
-import { createMerchantService, type MerchantService } from '../../src/merchants/service';
-import {
-  createMerchantWorkflows,
-  type MerchantWorkflows,
-} from '../../src/merchants/workflow-client';
-import { createUsagePipeline, type UsagePipeline } from '../../src/pipeline/usage-pipeline';
+import type { RequestLogEntry } from '../../src/sandbox/request-log';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox/server';
 import { createStripeClient, SANDBOX_SECRET_KEY } from '../../src/stripe/client';
 import { testDatabaseUrl } from './env';
+import { control } from './sandbox';
 import { connectTestEnvironment, uniqueTaskQueue, workflowBundle } from './temporal';
 
-export interface TestSystem {
+export interface TestSystem extends Engine {
   readonly database: DatabaseHandle;
-  readonly ledger: Ledger;
   readonly sandbox: RunningSandbox;
   readonly stripe: Stripe;
   readonly env: TestWorkflowEnvironment;
-  readonly workflows: MerchantWorkflows;
-  readonly merchants: MerchantService;
-  readonly pipeline: UsagePipeline;
   readonly taskQueue: string;
   stop(): Promise<void>;
 }
 
 export async function startTestSystem(name: string): Promise<TestSystem> {
   const database = connect(testDatabaseUrl());
-  const ledger = createLedger(database);
   const sandbox = await startSandbox({ host: '127.0.0.1', port: 0 });
   const stripe = createStripeClient({ secretKey: SANDBOX_SECRET_KEY, apiUrl: sandbox.url });
   const env = await connectTestEnvironment();
   const taskQueue = uniqueTaskQueue(name);
+  const engine = createEngine({ database, stripe, temporal: env.client, taskQueue, log: logger });
 
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ db: database.db, stripe, ledger }),
+    activities: createActivities({ db: database.db, stripe, ledger: engine.ledger }),
   });
   const running = worker.run();
 
-  const workflows = createMerchantWorkflows(env.client, taskQueue);
   return {
+    ...engine,
     database,
-    ledger,
     sandbox,
     stripe,
     env,
-    workflows,
     taskQueue,
-    merchants: createMerchantService({ db: database.db, stripe, workflows }),
-    pipeline: createUsagePipeline({ ledger, signaller: workflows, log: logger }),
     async stop() {
       worker.shutdown();
       await running;
@@ -72,18 +60,9 @@ export async function startTestSystem(name: string): Promise<TestSystem> {
 }
 
 /** Requests the sandbox served, oldest first (SPEC 6 control API). */
-export async function sandboxRequests(
-  sandbox: RunningSandbox,
-): Promise<
-  Array<{ method: string; path: string; idempotencyKey: string | null; status: number | null }>
-> {
-  const response = await fetch(`${sandbox.url}/_sandbox/requests`);
-  return (await response.json()) as Array<{
-    method: string;
-    path: string;
-    idempotencyKey: string | null;
-    status: number | null;
-  }>;
+export async function sandboxRequests(sandbox: RunningSandbox): Promise<RequestLogEntry[]> {
+  const { body } = await control(sandbox.url, 'GET', '/_sandbox/requests');
+  return body as RequestLogEntry[];
 }
 
 /** Adds a fault to the sandbox (SPEC 6); answers its id. */
@@ -98,11 +77,12 @@ export async function injectFault(
     delayMs?: number;
   },
 ): Promise<string> {
-  const response = await fetch(`${sandbox.url}/_sandbox/faults`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(fault),
-  });
-  if (response.status !== 201) throw new Error(`Fault refused: ${await response.text()}`);
-  return ((await response.json()) as { id: string }).id;
+  const { status, body } = await control(sandbox.url, 'POST', '/_sandbox/faults', fault);
+  if (status !== 201) throw new Error(`Fault refused: ${JSON.stringify(body)}`);
+  return (body as { id: string }).id;
+}
+
+/** Clears every injected fault. */
+export async function clearFaults(sandbox: RunningSandbox): Promise<void> {
+  await control(sandbox.url, 'DELETE', '/_sandbox/faults');
 }
