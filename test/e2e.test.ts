@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { decisions, recharges } from '../src/db/schema';
-import type { AutoReloadSettings } from '../src/domain/auto-reload';
+import { autoReloadSettings, decisions, recharges } from '../src/db/schema';
+import type { AutoReloadSettings, AutoReloadStatus } from '../src/domain/auto-reload';
 import { parseMoney } from '../src/domain/money';
-import type { AutoReloadStatus } from '../src/domain/auto-reload';
 import { injectFault, sandboxRequests, startTestSystem, type TestSystem } from './support/system';
 import { waitFor } from './support/wait';
 
@@ -71,6 +70,15 @@ async function decisionsOf(merchantId: string) {
     .from(decisions)
     .where(eq(decisions.merchantId, merchantId));
   return rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+}
+
+/** The status the workflow last wrote to Postgres; undefined before the first write. */
+async function persistedStatus(merchantId: string): Promise<string | undefined> {
+  const [row] = await system.database.db
+    .select({ status: autoReloadSettings.status })
+    .from(autoReloadSettings)
+    .where(eq(autoReloadSettings.merchantId, merchantId));
+  return row?.status;
 }
 
 async function paymentIntentsOf(merchantId: string) {
@@ -150,7 +158,24 @@ describe('end to end', () => {
     const failed = (await decisionsOf(merchantId)).filter((d) => d.outcome === 'failed');
     assert.equal(failed.length, 1);
     assert.equal(failed[0]?.declineCode, 'generic_decline');
+    // Postgres hears of the status just after the workflow decides it.
+    await waitFor('payment_failed in Postgres', async () =>
+      (await persistedStatus(merchantId)) === 'payment_failed' ? true : undefined,
+    );
     await assertLedgerSound(merchantId);
+  });
+
+  test('a new merchant gets a status row with default settings before any are saved', async () => {
+    const merchant = await system.merchants.createMerchant({ name: 'Shop without settings' });
+    const status = await waitFor('the status row', () => persistedStatus(merchant.id));
+    assert.equal(status, 'disabled');
+    const [row] = await system.database.db
+      .select()
+      .from(autoReloadSettings)
+      .where(eq(autoReloadSettings.merchantId, merchant.id));
+    assert.equal(row?.enabled, false);
+    assert.equal(row?.amount, parseMoney('20.00'));
+    assert.equal(row?.maxPerCycle, parseMoney('100.00'));
   });
 
   test('a card that needs authentication ends in action_required', async () => {

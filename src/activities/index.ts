@@ -4,6 +4,7 @@
  */
 import type Stripe from 'stripe';
 import { billingCycleAt } from '../domain/billing-cycle';
+import type { Micros } from '../domain/money';
 import type { Database } from '../db/client';
 import type {
   AutoReloadActivities,
@@ -17,10 +18,9 @@ import {
   findMerchant,
   findSettings,
   insertDecision,
+  saveStatus,
   upsertSettings,
-  upsertStatus,
 } from './merchant-store';
-import type { Micros } from '../domain/money';
 
 /** The part of the ledger the activities use; the ledger module implements it. */
 export interface LedgerForActivities {
@@ -70,11 +70,7 @@ export function createActivities(deps: ActivityDeps): AutoReloadActivities {
       return requireBalance(deps.ledger, merchantId);
     },
 
-    async saveStatus({ merchantId, status }) {
-      const merchant = await findMerchant(deps.db, merchantId);
-      const fallback = await findSettings(deps.db, merchantId, merchant.currency);
-      await upsertStatus(deps.db, merchantId, status, fallback);
-    },
+    saveStatus: ({ merchantId, status }) => saveStatus(deps.db, merchantId, status),
 
     chargeCard: (request) => chargeCard(deps, request),
 

@@ -74,15 +74,26 @@ export async function upsertSettings(
     .onConflictDoUpdate({ target: autoReloadSettings.merchantId, set: values });
 }
 
-export async function upsertStatus(
+/**
+ * Records the workflow's status for Postgres readers. A merchant who never saved settings
+ * has no row yet: it gets one with the default settings of its currency.
+ */
+export async function saveStatus(
   db: Database,
   merchantId: string,
   status: AutoReloadStatus,
-  fallback: AutoReloadSettings,
 ): Promise<void> {
+  const updated = await db
+    .update(autoReloadSettings)
+    .set({ status, updatedAt: new Date() })
+    .where(eq(autoReloadSettings.merchantId, merchantId))
+    .returning({ merchantId: autoReloadSettings.merchantId });
+  if (updated.length > 0) return;
+
+  const { currency } = await findMerchant(db, merchantId);
   await db
     .insert(autoReloadSettings)
-    .values({ merchantId, ...fallback, status })
+    .values({ merchantId, ...defaultSettings(currency), status })
     .onConflictDoUpdate({
       target: autoReloadSettings.merchantId,
       set: { status, updatedAt: new Date() },
