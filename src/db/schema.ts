@@ -152,3 +152,57 @@ export const decisions = pgTable(
   },
   (t) => [index('decisions_merchant_created_idx').on(t.merchantId, t.createdAt)],
 );
+
+/** Where a merchant receives notifications (SPEC 3.8), and the secret that signs them. */
+export const webhookEndpoints = pgTable('webhook_endpoints', {
+  merchantId: text('merchant_id')
+    .primaryKey()
+    .references(() => merchants.id),
+  url: text('url').notNull(),
+  /** Shared with the merchant once, when the endpoint is saved; signs every event. */
+  secret: text('secret').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** One notification event; its id is what the merchant deduplicates on. */
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: text('id').primaryKey(),
+    merchantId: text('merchant_id')
+      .notNull()
+      .references(() => merchants.id),
+    type: text('type').notNull(),
+    payload: jsonb('payload').notNull(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('notifications_merchant_created_idx').on(t.merchantId, t.createdAt)],
+);
+
+/** Every delivery attempt of a notification, with what the merchant's server answered. */
+export const notificationAttempts = pgTable(
+  'notification_attempts',
+  {
+    notificationId: text('notification_id')
+      .notNull()
+      .references(() => notifications.id),
+    attempt: integer('attempt').notNull(),
+    url: text('url').notNull(),
+    /** HTTP status, or null when no answer came (refused, timed out). */
+    statusCode: integer('status_code'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.notificationId, t.attempt] })],
+);
+
+/** Stripe webhook events already handled: Stripe delivers at least once. */
+export const stripeEvents = pgTable('stripe_events', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  paymentIntentId: text('payment_intent_id'),
+  merchantId: text('merchant_id'),
+  receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+});
