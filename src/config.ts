@@ -1,6 +1,28 @@
 import { databaseUrl } from './db/client';
 import { type StripeConfig, stripeConfigFromEnv } from './stripe/client';
 
+/** Requests per minute each kind of key may make before answers turn to 429. */
+export interface RateLimits {
+  readonly admin: number;
+  readonly pipeline: number;
+  readonly merchant: number;
+  /** Per client address, for requests without a valid key (and Stripe's webhooks). */
+  readonly anonymous: number;
+}
+
+export interface ApiConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Unset keys disable their kind of caller; `npm start` generates both when unset. */
+  readonly adminApiKey: string | undefined;
+  readonly pipelineApiKey: string | undefined;
+  /** Secret (`whsec_...`) that Stripe signs webhook events with. */
+  readonly stripeWebhookSecret: string | undefined;
+  readonly rateLimits: RateLimits;
+  /** Largest request body accepted; a 1000-event usage batch is about 110 KB. */
+  readonly bodyLimitBytes: number;
+}
+
 /** Process settings, read once from the environment with local defaults. */
 export interface AppConfig {
   readonly databaseUrl: string;
@@ -8,9 +30,38 @@ export interface AppConfig {
   readonly temporalNamespace: string;
   readonly taskQueue: string;
   readonly stripe: StripeConfig;
+  readonly api: ApiConfig;
 }
 
 export const DEFAULT_TASK_QUEUE = 'auto-reload';
+export const DEFAULT_API_PORT = 3000;
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}
+
+function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
+  return {
+    host: env.API_HOST ?? '127.0.0.1',
+    port: positiveInteger(env, 'API_PORT', DEFAULT_API_PORT),
+    adminApiKey: env.ADMIN_API_KEY || undefined,
+    pipelineApiKey: env.PIPELINE_API_KEY || undefined,
+    stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
+    rateLimits: {
+      admin: positiveInteger(env, 'RATE_LIMIT_ADMIN_PER_MINUTE', 6_000),
+      pipeline: positiveInteger(env, 'RATE_LIMIT_PIPELINE_PER_MINUTE', 600_000),
+      merchant: positiveInteger(env, 'RATE_LIMIT_MERCHANT_PER_MINUTE', 600),
+      anonymous: positiveInteger(env, 'RATE_LIMIT_ANONYMOUS_PER_MINUTE', 600),
+    },
+    bodyLimitBytes: positiveInteger(env, 'API_BODY_LIMIT_BYTES', 256 * 1024),
+  };
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
@@ -19,5 +70,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
     taskQueue: env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     stripe: stripeConfigFromEnv(env),
+    api: loadApiConfig(env),
   };
 }
