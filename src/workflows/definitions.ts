@@ -5,6 +5,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BalanceAfter } from '../activities/contract';
 import type { AutoReloadSettings } from '../domain/auto-reload';
+import type { Micros } from '../domain/money';
 import type { AutoReloadStateView, MerchantState } from './state';
 
 /** First start carries only the merchant id; continue-as-new carries the state as well. */
@@ -26,6 +27,28 @@ export const balanceChangedSignal = defineSignal<[BalanceAfter]>('balanceChanged
 /** A card was saved or removed; saving one clears `payment_failed` and `action_required`. */
 export const paymentMethodChangedSignal =
   defineSignal<[PaymentMethodChange]>('paymentMethodChanged');
+
+/** A Stripe webhook event about one of our PaymentIntents, verified and deduplicated. */
+export interface PaymentIntentEvent {
+  /** Stripe's event id (`evt_...`). */
+  readonly eventId: string;
+  readonly type: 'payment_intent.succeeded' | 'payment_intent.payment_failed';
+  readonly paymentIntentId: string;
+  /** From the PaymentIntent's `recharge_id` metadata. */
+  readonly rechargeId: string;
+  /** The PaymentIntent's amount, converted from the currency's minor unit. */
+  readonly amount: Micros;
+  /** `last_payment_error.code` and `.decline_code` of a failed PaymentIntent. */
+  readonly code: string | null;
+  readonly declineCode: string | null;
+}
+
+/**
+ * Stripe told us how a PaymentIntent ended. It matters when the charge activity could not
+ * (the merchant authenticated later, or the answer was lost): a late success is credited
+ * once, keyed by the PaymentIntent id.
+ */
+export const paymentIntentEventSignal = defineSignal<[PaymentIntentEvent]>('paymentIntentEvent');
 
 /**
  * Replaces the settings. An Update, not a signal, because the merchant waits for the
