@@ -19,6 +19,8 @@ export interface EngineDeps {
   /** Task queue of the worker that runs the merchant workflows. */
   readonly taskQueue: string;
   readonly log: Logger;
+  /** Called once per `balanceChanged` signal that could not be sent, for the metrics. */
+  readonly onSignalFailure?: (merchantId: string) => void;
 }
 
 export interface Engine {
@@ -35,6 +37,11 @@ export function createEngine(deps: EngineDeps): Engine {
     ledger,
     workflows,
     merchants: createMerchantService({ db: deps.database.db, stripe: deps.stripe, workflows }),
-    pipeline: createUsagePipeline({ ledger, signaller: workflows, log: deps.log }),
+    pipeline: createUsagePipeline({
+      ledger,
+      signaller: workflows,
+      log: deps.log,
+      ...(deps.onSignalFailure && { onSignalFailure: deps.onSignalFailure }),
+    }),
   };
 }

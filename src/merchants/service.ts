@@ -10,6 +10,7 @@ import type { AutoReloadSettings } from '../domain/auto-reload';
 import type { Database } from '../db/client';
 import { merchants, type SavedPaymentMethod } from '../db/schema';
 import type { AutoReloadStateView } from '../workflows/state';
+import { hashApiKey, newMerchantApiKey } from './api-keys';
 import { newMerchantId } from './ids';
 import type { MerchantWorkflows } from './workflow-client';
 
@@ -24,6 +25,9 @@ export interface NewMerchant {
 
 export type MerchantRecord = typeof merchants.$inferSelect;
 
+/** A merchant just created, with its API key: the only time the key is ever seen. */
+export type CreatedMerchant = MerchantRecord & { readonly apiKey: string };
+
 export interface MerchantServiceDeps {
   readonly db: Database;
   readonly stripe: Stripe;
@@ -32,8 +36,8 @@ export interface MerchantServiceDeps {
 }
 
 export interface MerchantService {
-  /** Inserts the merchant with a zero balance and starts its workflow. */
-  createMerchant(input: NewMerchant): Promise<MerchantRecord>;
+  /** Inserts the merchant with a zero balance and a new API key, and starts its workflow. */
+  createMerchant(input: NewMerchant): Promise<CreatedMerchant>;
   /** Attaches the card to the merchant's Stripe customer, saves it, tells the workflow. */
   savePaymentMethod(merchantId: string, paymentMethodId: string): Promise<SavedPaymentMethod>;
   updateAutoReload(merchantId: string, settings: AutoReloadSettings): Promise<AutoReloadStateView>;
@@ -44,6 +48,7 @@ export function createMerchantService(deps: MerchantServiceDeps): MerchantServic
   const now = deps.now ?? (() => new Date());
   return {
     async createMerchant(input) {
+      const apiKey = newMerchantApiKey();
       const [row] = await deps.db
         .insert(merchants)
         .values({
@@ -51,11 +56,12 @@ export function createMerchantService(deps: MerchantServiceDeps): MerchantServic
           name: input.name,
           currency: input.currency ?? 'usd',
           billingCycleAnchor: input.billingCycleAnchor ?? now(),
+          apiKeyHash: hashApiKey(apiKey),
         })
         .returning();
       if (!row) throw new Error('Inserting the merchant returned no row');
       await deps.workflows.ensureStarted(row.id);
-      return row;
+      return { ...row, apiKey };
     },
 
     async savePaymentMethod(merchantId, paymentMethodId) {

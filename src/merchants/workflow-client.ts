@@ -13,6 +13,8 @@ import type { BalanceState } from '../ledger/types';
 import {
   balanceChangedSignal,
   getStateQuery,
+  type PaymentIntentEvent,
+  paymentIntentEventSignal,
   paymentMethodChangedSignal,
   updateSettingsUpdate,
 } from '../workflows/definitions';
@@ -25,6 +27,8 @@ export interface MerchantWorkflows extends BalanceSignaller {
   /** Starts the merchant's workflow; a no-op when it already runs. */
   ensureStarted(merchantId: string): Promise<void>;
   signalPaymentMethodChanged(merchantId: string, hasPaymentMethod: boolean): Promise<void>;
+  /** Hands a verified Stripe event about one of the merchant's PaymentIntents over. */
+  signalPaymentIntentEvent(merchantId: string, event: PaymentIntentEvent): Promise<void>;
   /** Applies settings through the validated Update; rejects with the workflow's failure. */
   updateSettings(merchantId: string, settings: AutoReloadSettings): Promise<AutoReloadStateView>;
   getState(merchantId: string): Promise<AutoReloadStateView>;
@@ -65,6 +69,14 @@ export function createMerchantWorkflows(client: Client, taskQueue: string): Merc
         ...startOptions(merchantId),
         signal: paymentMethodChangedSignal,
         signalArgs: [{ hasPaymentMethod }],
+      });
+    },
+
+    async signalPaymentIntentEvent(merchantId, event) {
+      await client.workflow.signalWithStart('merchantAutoReload', {
+        ...startOptions(merchantId),
+        signal: paymentIntentEventSignal,
+        signalArgs: [event],
       });
     },
 

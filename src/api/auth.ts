@@ -1,0 +1,82 @@
+/**
+ * Who is calling (SPEC 5): the admin key, the pipeline key, or one merchant's key. Each
+ * route declares which kinds may call it in `config.access`; this hook resolves the key,
+ * answers 401 for a missing or wrong key, 403 for a kind the route does not allow, and
+ * 404 when a merchant key names another merchant, so ids of others are not even confirmed.
+ */
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { Database } from '../db/client';
+import { merchantIdForKey, sameKey } from '../merchants/api-keys';
+import { ApiError } from './errors';
+
+export type CallerKind = 'admin' | 'pipeline' | 'merchant';
+
+export type Caller =
+  | { readonly kind: 'admin' }
+  | { readonly kind: 'pipeline' }
+  | { readonly kind: 'merchant'; readonly merchantId: string };
+
+/** `public`: no key needed (health, docs, Stripe's signed webhooks). */
+export type Access = 'public' | readonly CallerKind[];
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+}
+
+export interface AuthDeps {
+  readonly db: Database;
+  readonly adminApiKey: string | undefined;
+  readonly pipelineApiKey: string | undefined;
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]{1,200})$/;
+
+function bearerKey(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (header === undefined) return null;
+  return BEARER.exec(header)?.[1] ?? null;
+}
+
+async function resolveCaller(deps: AuthDeps, key: string): Promise<Caller | null> {
+  // Both comparisons always run, so timing does not tell which kind a key was close to.
+  const admin = deps.adminApiKey !== undefined && sameKey(key, deps.adminApiKey);
+  const pipeline = deps.pipelineApiKey !== undefined && sameKey(key, deps.pipelineApiKey);
+  if (admin) return { kind: 'admin' };
+  if (pipeline) return { kind: 'pipeline' };
+  const merchantId = await merchantIdForKey(deps.db, key);
+  return merchantId === null ? null : { kind: 'merchant', merchantId };
+}
+
+/** The merchant id in the route's path, if the route has one. */
+function merchantIdInPath(request: FastifyRequest): string | undefined {
+  const params = request.params as Record<string, unknown> | undefined;
+  return typeof params?.id === 'string' ? params.id : undefined;
+}
+
+export function authenticate(deps: AuthDeps): onRequestAsyncHookHandler {
+  return async (request) => {
+    request.caller = null;
+    const access = request.routeOptions.config.access;
+    // Unknown routes have no access rule and fall through to the 404 handler.
+    if (access === undefined || access === 'public') return;
+
+    const key = bearerKey(request);
+    if (key === null) throw new ApiError('unauthorized', 'Send Authorization: Bearer <key>');
+    const caller = await resolveCaller(deps, key);
+    if (caller === null) throw new ApiError('unauthorized', 'The API key is not valid');
+    request.caller = caller;
+
+    if (!access.includes(caller.kind)) {
+      throw new ApiError('forbidden', `A ${caller.kind} key may not use this route`);
+    }
+    const pathMerchant = merchantIdInPath(request);
+    if (caller.kind === 'merchant' && pathMerchant !== undefined) {
+      if (pathMerchant !== caller.merchantId) throw new ApiError('merchant_not_found');
+    }
+  };
+}
