@@ -4,7 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ADMIN_KEY, PIPELINE_KEY, startTestApi, type TestApi } from './support/api';
+import type { ApiApp } from '../src/api/app';
+import { connect } from '../src/db/client';
+import { freePort } from '../src/temporal/dev-server';
+import {
+  ADMIN_KEY,
+  PIPELINE_KEY,
+  buildTestApp,
+  callApp,
+  startTestApi,
+  type TestApi,
+} from './support/api';
+import { testDatabaseUrl } from './support/env';
 import {
   createApiMerchant,
   rechargeReadyMerchant,
@@ -388,5 +399,45 @@ describe('operations', () => {
     assert.equal(response.headers['x-request-id'], 'req-from-the-pipeline');
     const generated = await api.call('GET', '/healthz', null);
     assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('failures of our own', () => {
+  async function withDatabase(url: string, run: (app: ApiApp) => Promise<void>) {
+    const database = connect(url, { max: 1 });
+    const app = await buildTestApp(api.system, { database });
+    try {
+      await run(app);
+    } finally {
+      await app.close();
+      await database.close();
+    }
+  }
+
+  test('an unexpected error answers 500 without internals', async () => {
+    const missing = testDatabaseUrl().replace(/\/[^/]*$/, '/auto_reload_no_such_database');
+    await withDatabase(missing, async (app) => {
+      const id = 'mer_0123456789abcdef';
+      const answer = await callApp(app, 'GET', `/v1/merchants/${id}`, ADMIN_KEY);
+      assert.equal(answer.status, 500);
+      assert.deepEqual(answer.body, {
+        error: { code: 'internal_error', message: 'Something went wrong on our side', details: [] },
+      });
+    });
+  });
+
+  test('an unreachable database answers 503, and readiness says which part is down', async () => {
+    const port = await freePort();
+    await withDatabase(`postgres://postgres@127.0.0.1:${port}/nothing`, async (app) => {
+      const answer = await callApp(app, 'GET', '/v1/merchants/mer_0123456789abcdef', ADMIN_KEY);
+      assert.equal(answer.status, 503);
+      assert.equal((answer.body as { error: { code: string } }).error.code, 'service_unavailable');
+      const ready = await callApp(app, 'GET', '/readyz', null);
+      assert.equal(ready.status, 503);
+      assert.deepEqual(ready.body, {
+        status: 'not_ready',
+        checks: { postgres: 'down', temporal: 'up' },
+      });
+    });
   });
 });

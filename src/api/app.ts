@@ -107,6 +107,8 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('caller', null);
+  // JSON only: a plain-text body is refused with 415 instead of failing validation.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody('not_found', `No route ${request.method} ${request.url}`)),

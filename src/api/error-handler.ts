@@ -58,10 +58,22 @@ const BY_FASTIFY_CODE: Record<string, ApiErrorCode> = {
 };
 
 /** Postgres or Temporal cannot be reached: the caller should retry, nothing is broken. */
+const UNREACHABLE_CODES: readonly unknown[] = [
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
+];
+
+/** Drizzle wraps the driver's error, so the whole cause chain is searched. */
 function isUnavailable(error: unknown): boolean {
-  if (error instanceof ServiceError) return true;
-  const code = (error as { code?: unknown }).code;
-  return code === 'ECONNREFUSED' || code === 'CONNECTION_CLOSED' || code === 'CONNECT_TIMEOUT';
+  for (let cause = error, depth = 0; cause && depth < 5; depth += 1) {
+    if (cause instanceof ServiceError) return true;
+    if (UNREACHABLE_CODES.includes((cause as { code?: unknown }).code)) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 function fromDomain(error: unknown): ApiError | undefined {

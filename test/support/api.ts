@@ -7,7 +7,8 @@ import { type ApiApp, buildApp } from '../../src/api/app';
 import { createCurrencyCache } from '../../src/api/deps';
 import { createMetrics } from '../../src/api/metrics';
 import { type ApiConfig, loadConfig } from '../../src/config';
-import { logger } from '../../src/logger';
+import type { DatabaseHandle } from '../../src/db/client';
+import { type Logger, logger } from '../../src/logger';
 import { startTestSystem, type TestSystem } from './system';
 
 export const ADMIN_KEY = 'adm_test_admin_key';
@@ -38,39 +39,63 @@ export function testApiConfig(overrides: Partial<ApiConfig> = {}): ApiConfig {
   };
 }
 
+export interface TestAppOptions {
+  readonly config?: Partial<ApiConfig>;
+  readonly log?: Logger;
+  /** Another database than the system's, to see the API meet a broken one. */
+  readonly database?: DatabaseHandle;
+}
+
+/** An app over an existing test system, with its own settings; close it yourself. */
+export async function buildTestApp(
+  system: TestSystem,
+  options: TestAppOptions = {},
+): Promise<ApiApp> {
+  const database = options.database ?? system.database;
+  return buildApp({
+    engine: system,
+    database,
+    stripe: system.stripe,
+    temporal: system.env.client,
+    config: testApiConfig(options.config),
+    log: options.log ?? logger,
+    metrics: createMetrics(database.db),
+    currencies: createCurrencyCache(database),
+  });
+}
+
+/** Sends a request with a Bearer key (none when `key` is null); JSON in and out. */
+export async function callApp(
+  app: ApiApp,
+  method: string,
+  url: string,
+  key: string | null,
+  body?: unknown,
+): Promise<ApiAnswer> {
+  const response = await app.inject({
+    method: method as 'GET',
+    url,
+    headers: key === null ? {} : { authorization: `Bearer ${key}` },
+    ...(body !== undefined && { payload: body as object }),
+  });
+  const isJson = response.headers['content-type']?.toString().includes('json');
+  return {
+    status: response.statusCode,
+    body: isJson ? response.json() : response.body,
+    headers: response.headers,
+  };
+}
+
 export async function startTestApi(
   name: string,
   overrides: Partial<ApiConfig> = {},
 ): Promise<TestApi> {
   const system = await startTestSystem(name);
-  const metrics = createMetrics(system.database.db);
-  const app = await buildApp({
-    engine: system,
-    database: system.database,
-    stripe: system.stripe,
-    temporal: system.env.client,
-    config: testApiConfig(overrides),
-    log: logger,
-    metrics,
-    currencies: createCurrencyCache(system.database),
-  });
+  const app = await buildTestApp(system, { config: overrides });
   return {
     system,
     app,
-    async call(method, url, key, body) {
-      const response = await app.inject({
-        method: method as 'GET',
-        url,
-        headers: key === null ? {} : { authorization: `Bearer ${key}` },
-        ...(body !== undefined && { payload: body as object }),
-      });
-      const isJson = response.headers['content-type']?.toString().includes('json');
-      return {
-        status: response.statusCode,
-        body: isJson ? response.json() : response.body,
-        headers: response.headers,
-      };
-    },
+    call: (method, url, key, body) => callApp(app, method, url, key, body),
     async stop() {
       await app.close();
       await system.stop();
