@@ -96,8 +96,10 @@ function observe(app: ApiApp, deps: ApiDeps): void {
 
 /** Builds the app without listening; tests use `inject()` on it. */
 export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
+  // Typed as Fastify's logger interface so the app's type does not carry pino's.
+  const loggerInstance: FastifyBaseLogger = deps.log;
   const app = Fastify({
-    loggerInstance: deps.log as FastifyBaseLogger,
+    loggerInstance,
     disableRequestLogging: true,
     bodyLimit: deps.config.bodyLimitBytes,
     requestIdHeader: 'x-request-id',

@@ -3,7 +3,7 @@
  * recharge, next charge), the suggested maximum, the recharges and the decision log.
  * Settings change only through the workflow's validated Update; reads come from Postgres.
  */
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import {
@@ -108,9 +108,10 @@ function suggestionAmount(raw: string, currency: Currency): Micros {
   return amount;
 }
 
-export const autoReloadRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
+export const autoReloadRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
   app,
   { deps },
+  done,
 ) => {
   const { db } = deps.database;
   const access = { access: ['admin', 'merchant'] as const };
@@ -164,4 +165,5 @@ export const autoReloadRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = as
       return { maxPerCycle: money(suggested, currency), amount: money(amount, currency) };
     },
   );
+  done();
 };

@@ -1,5 +1,5 @@
 /** What Auto Reload did: the merchant's recharges and its decision log (SPEC 3.4). */
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import { type FastifyPluginCallbackTypebox, Type } from '@fastify/type-provider-typebox';
 import { RECHARGE_STATUSES } from '../../db/schema';
 import { listDecisions, listRecharges } from '../../merchants/reads';
 import type { ApiDeps } from '../deps';
@@ -67,9 +67,10 @@ const ListDecisions = {
   response: { 200: page(Decision), ...errorResponses(403, 404) },
 };
 
-export const historyRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
+export const historyRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
   app,
   { deps },
+  done,
 ) => {
   const { db } = deps.database;
   const access = { access: ['admin', 'merchant'] as const };
@@ -89,4 +90,5 @@ export const historyRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async
       return { data: data.map((row) => presentDecision(row, currency)), nextCursor };
     },
   );
+  done();
 };

@@ -1,5 +1,5 @@
 /** The ledger as the merchant reads it, and the admin's manual credits. */
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import { type FastifyPluginCallbackTypebox, Type } from '@fastify/type-provider-typebox';
 import { parseMoney } from '../../domain/money';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
@@ -56,7 +56,11 @@ const PostCredit = {
   response: { 201: Credit, 200: Credit, ...errorResponses(403, 404) },
 };
 
-export const ledgerRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
+export const ledgerRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
+  app,
+  { deps },
+  done,
+) => {
   const { ledger } = deps.engine;
 
   app.get(
@@ -98,4 +102,5 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
       });
     },
   );
+  done();
 };

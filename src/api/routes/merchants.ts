@@ -1,5 +1,5 @@
 /** Merchants: creation (admin), reading, saving a card, the notification endpoint. */
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import { type FastifyPluginCallbackTypebox, Type } from '@fastify/type-provider-typebox';
 import { readMerchant } from '../../merchants/reads';
 import { saveWebhookEndpoint } from '../../notifications/endpoints';
 import type { ApiDeps } from '../deps';
@@ -108,9 +108,10 @@ function webhookUrl(raw: string): string {
   return url.toString();
 }
 
-export const merchantRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
+export const merchantRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
   app,
   { deps },
+  done,
 ) => {
   const { db } = deps.database;
   const { merchants } = deps.engine;
@@ -171,4 +172,5 @@ export const merchantRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       return saveWebhookEndpoint(db, request.params.id, url);
     },
   );
+  done();
 };

@@ -1,5 +1,5 @@
 /** For load balancers and operators: liveness, readiness and Prometheus metrics. */
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import { type FastifyPluginCallbackTypebox, Type } from '@fastify/type-provider-typebox';
 import type { ApiDeps } from '../deps';
 import { Strict, StringEnum } from '../schemas/common';
 
@@ -29,9 +29,10 @@ async function isUp(check: () => Promise<unknown>): Promise<'up' | 'down'> {
   }
 }
 
-export const operationsRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
+export const operationsRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
   app,
   { deps },
+  done,
 ) => {
   const publicRoute = { access: 'public' as const };
 
@@ -46,7 +47,9 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = as
       config: publicRoute,
       logLevel: 'warn',
     },
-    async () => ({ status: 'ok' as const }),
+    (_request, reply) => {
+      void reply.send({ status: 'ok' as const });
+    },
   );
 
   app.get(
@@ -85,4 +88,5 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = as
       return reply.type(deps.metrics.registry.contentType).send(body);
     },
   );
+  done();
 };

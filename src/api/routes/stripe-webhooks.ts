@@ -4,7 +4,7 @@
  * workflow as signals. The event id is recorded in the same transaction that sends the
  * signal, so a failed signal leaves the event unrecorded and Stripe's retry handles it.
  */
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import { type FastifyPluginCallbackTypebox, Type } from '@fastify/type-provider-typebox';
 import type Stripe from 'stripe';
 import { fromMinorUnits } from '../../domain/currency';
 import { stripeEvents } from '../../db/schema';
@@ -33,9 +33,10 @@ const PostWebhook = {
 
 type Outcome = 'signalled' | 'duplicate' | 'ignored';
 
-export const stripeWebhookRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
+export const stripeWebhookRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
   app,
   { deps },
+  done,
 ) => {
   // Only this plugin sees raw bodies: the signature covers the exact bytes Stripe sent.
   app.removeContentTypeParser('application/json');
@@ -122,4 +123,5 @@ export const stripeWebhookRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> =
       return { received: true, outcome };
     },
   );
+  done();
 };

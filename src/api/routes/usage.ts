@@ -3,7 +3,7 @@
  * one debit in one round trip to Postgres, then a `balanceChanged` signal when the debit
  * leaves the balance below the threshold. Also the balance, which the pipeline may read.
  */
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import { type FastifyPluginCallbackTypebox, Type } from '@fastify/type-provider-typebox';
 import type { Currency } from '../../domain/currency';
 import { type Micros, parseMoney } from '../../domain/money';
 import { USAGE_KINDS, type UsageEvent } from '../../ledger/types';
@@ -92,7 +92,11 @@ function balanceOf(
   return { balance: money(result.balance, currency), ledgerSeq: result.ledgerSeq };
 }
 
-export const usageRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
+export const usageRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
+  app,
+  { deps },
+  done,
+) => {
   const { ledger, pipeline } = deps.engine;
   const countDebit = (result: UsageResult) => deps.metrics.debits.inc({ status: result.status });
 
@@ -152,4 +156,5 @@ export const usageRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       return { results: answers };
     },
   );
+  done();
 };
