@@ -2,6 +2,7 @@
  * Domain values as the API shows them: money as decimal strings in the merchant's
  * currency, instants as ISO 8601. One place, so every route formats the same way.
  */
+import { CHARGE_FAILURE_TYPES } from '../activities/contract';
 import type { AutoReloadSettings, AutoReloadStatus } from '../domain/auto-reload';
 import { type Currency, formatInCurrency } from '../domain/currency';
 import { type Micros, micros } from '../domain/money';
@@ -56,12 +57,29 @@ export function presentRecharge(row: RechargeRow, currency: Currency) {
   };
 }
 
+/**
+ * The decision log stores a failure's class under the workflow's failure type; merchants
+ * read it in the same snake_case words as skip reasons.
+ */
+const FAILURE_REASONS: Record<string, string> = {
+  [CHARGE_FAILURE_TYPES.softDecline]: 'soft_decline',
+  [CHARGE_FAILURE_TYPES.hardDecline]: 'hard_decline',
+  [CHARGE_FAILURE_TYPES.authenticationRequired]: 'authentication_required',
+  [CHARGE_FAILURE_TYPES.configuration]: 'configuration_error',
+  unknown: 'outcome_unknown',
+};
+
+function decisionReason(row: DecisionRow): string | null {
+  if (row.outcome !== 'failed' || row.reason === null) return row.reason;
+  return FAILURE_REASONS[row.reason] ?? row.reason;
+}
+
 export function presentDecision(row: DecisionRow, currency: Currency) {
   const optionalMoney = (value: number | null) => (value === null ? null : money(value, currency));
   return {
     id: row.id,
     outcome: row.outcome,
-    reason: row.reason,
+    reason: decisionReason(row),
     rechargeId: row.rechargeId,
     amount: optionalMoney(row.amount),
     balance: money(row.balance, currency),
