@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createPipelineClient, PipelineRequestError } from '../src/client/pipeline-client';
 import { ADMIN_KEY, PIPELINE_KEY, startTestApi, type TestApi } from './support/api';
 import { waitFor } from './support/wait';
 
@@ -134,4 +135,48 @@ test('a merchant lives through drains, the cap, a declined card and its replacem
   const ledger = await http('GET', `${base}/ledger?limit=500`, key);
   // The welcome credit, 66 usage events and 4 recharge credits.
   assert.equal((ledger.body.data as unknown[]).length, 1 + 66 + 4);
+});
+
+test('the pipeline client debits, repeats, refuses and batches through HTTP', async () => {
+  const created = await http('POST', '/v1/merchants', ADMIN_KEY, { name: 'Client Shop' });
+  const id = created.body.id as string;
+  await http('POST', `/v1/merchants/${id}/credits`, ADMIN_KEY, {
+    id: 'c',
+    amount: '1.00',
+    reason: 'r',
+  });
+  const usage = createPipelineClient({ baseUrl, apiKey: PIPELINE_KEY });
+
+  const event = { id: 'client-1', amount: '0.25', kind: 'chat' } as const;
+  assert.deepEqual(await usage.recordUsage(id, event), {
+    status: 'debited',
+    balance: '0.75',
+    ledgerSeq: 2,
+  });
+  assert.deepEqual(await usage.recordUsage(id, event), {
+    status: 'duplicate',
+    balance: '0.75',
+    ledgerSeq: 2,
+  });
+  assert.deepEqual(await usage.recordUsage(id, { ...event, id: 'client-2', amount: '5.00' }), {
+    status: 'insufficient_funds',
+    balance: '0.75',
+    ledgerSeq: 2,
+  });
+  assert.deepEqual(await usage.recordUsage('mer_0000000000000000', event), {
+    status: 'merchant_not_found',
+  });
+  const batch = await usage.recordUsageBatch([
+    { merchantId: id, id: 'client-3', amount: '0.50', kind: 'campaign' },
+    { merchantId: id, id: 'client-4', amount: '0.50', kind: 'campaign' },
+  ]);
+  assert.deepEqual(batch, [
+    { merchantId: id, id: 'client-3', status: 'debited', balance: '0.25', ledgerSeq: 3 },
+    { merchantId: id, id: 'client-4', status: 'insufficient_funds', balance: '0.25', ledgerSeq: 3 },
+  ]);
+  assert.deepEqual(await usage.getBalance(id), { balance: '0.25', currency: 'usd', ledgerSeq: 3 });
+  await assert.rejects(
+    createPipelineClient({ baseUrl, apiKey: 'wrong' }).getBalance(id),
+    (error: unknown) => error instanceof PipelineRequestError && error.code === 'unauthorized',
+  );
 });
