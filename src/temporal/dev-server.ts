@@ -13,6 +13,11 @@ export interface DevServerOptions {
   /** Extra `--dynamic-config-value KEY=VALUE` settings. */
   readonly dynamicConfig?: Readonly<Record<string, string | number>>;
   readonly startTimeoutMs?: number;
+  /**
+   * Run in a process group of its own, so a Ctrl-C in the terminal reaches only our process,
+   * which then stops the server after the worker that needs it. @default false
+   */
+  readonly detached?: boolean;
 }
 
 export interface RunningDevServer {
@@ -66,6 +71,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Ru
   const port = options.port ?? (await freePort(ip));
   const child = spawn(temporalCliPath(), devServerArgs(ip, port, options), {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: options.detached ?? false,
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
