@@ -99,6 +99,66 @@ export interface SaveSettingsRequest {
   readonly settings: AutoReloadSettings;
 }
 
+/**
+ * A recharge whose PaymentIntent succeeded after the charge activity gave up on it (the
+ * merchant authenticated later, or the answer was lost). Keyed by the PaymentIntent id.
+ */
+export interface LateRechargeRequest {
+  readonly merchantId: string;
+  readonly rechargeId: string;
+  readonly paymentIntentId: string;
+  /** The PaymentIntent's amount: it must match the recharge, or nothing is credited. */
+  readonly amount: Micros;
+}
+
+/** Why a late success was not credited: it does not match a recharge of this merchant. */
+export type LateRechargeRefusal =
+  'unknown_recharge' | 'payment_intent_mismatch' | 'amount_mismatch';
+
+/**
+ * `credited` is the first credit of this PaymentIntent; `already_credited` a repeat, which
+ * changed nothing. Both carry the recharge's amount and cycle, and the balance after the
+ * (first) credit.
+ */
+export type LateRechargeSettlement =
+  | {
+      readonly outcome: 'credited' | 'already_credited';
+      readonly amount: Micros;
+      readonly cycleKey: string;
+      readonly balanceAfter: BalanceAfter;
+    }
+  | { readonly outcome: 'refused'; readonly reason: LateRechargeRefusal };
+
+/** Events a merchant's webhook endpoint receives (SPEC 3.8). */
+export const NOTIFICATION_TYPES = [
+  'auto_reload.succeeded',
+  'auto_reload.failed',
+  'auto_reload.action_required',
+  'auto_reload.cap_warning',
+  'auto_reload.cap_reached',
+  'auto_reload.settings_changed',
+  'balance.low',
+] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+/**
+ * One notification to deliver. Every field comes from the workflow, so a retried activity
+ * sends the very same event: `notificationId` is what the merchant deduplicates on.
+ */
+export interface NotificationRequest {
+  readonly notificationId: string;
+  readonly merchantId: string;
+  readonly type: NotificationType;
+  /** The event's own fields; money as decimal strings in major units. */
+  readonly data: Readonly<Record<string, unknown>>;
+  /** ISO 8601 UTC, workflow time. */
+  readonly createdAt: string;
+}
+
+/** Delivered (now or by an earlier attempt), or dropped because there is nowhere to send. */
+export type NotificationOutcome =
+  { readonly delivered: true } | { readonly delivered: false; readonly reason: 'no_endpoint' };
+
 export interface AutoReloadActivities {
   loadMerchant(merchantId: string): Promise<MerchantSnapshot>;
   /** Persists accepted settings and answers the balance read after the write. */
@@ -108,4 +168,11 @@ export interface AutoReloadActivities {
   chargeCard(request: ChargeRequest): Promise<ChargeSucceeded>;
   creditRecharge(request: CreditRequest): Promise<BalanceAfter>;
   recordDecision(input: DecisionInput): Promise<void>;
+  /** Credits a late PaymentIntent success once and marks its recharge succeeded. */
+  settleLateRecharge(request: LateRechargeRequest): Promise<LateRechargeSettlement>;
+  /**
+   * Stores the notification and POSTs it, signed, to the merchant's endpoint. Throws an
+   * ordinary (retryable) error when the endpoint does not answer 2xx.
+   */
+  notifyMerchant(request: NotificationRequest): Promise<NotificationOutcome>;
 }

@@ -2,10 +2,12 @@
  * The activities of the merchant workflow, built over their dependencies so that the
  * worker, the tests and the benchmarks each pass their own database and Stripe client.
  */
+import { Context } from '@temporalio/activity';
 import type Stripe from 'stripe';
 import { billingCycleAt } from '../domain/billing-cycle';
 import type { Micros } from '../domain/money';
 import type { Database } from '../db/client';
+import { deliverNotification } from '../notifications/delivery';
 import type {
   AutoReloadActivities,
   BalanceAfter,
@@ -13,6 +15,7 @@ import type {
   MerchantSnapshot,
 } from './contract';
 import { chargeCard } from './charge';
+import { settleLateRecharge } from './late-recharge';
 import {
   cycleTotal,
   findMerchant,
@@ -24,7 +27,8 @@ import {
 
 /** The part of the ledger the activities use; the ledger module implements it. */
 export interface LedgerForActivities {
-  creditRecharge(request: CreditRequest): Promise<BalanceAfter>;
+  /** `credited` is false when this PaymentIntent was credited before (nothing changed). */
+  creditRecharge(request: CreditRequest): Promise<BalanceAfter & { readonly credited: boolean }>;
   readBalance(merchantId: string): Promise<BalanceAfter | null>;
 }
 
@@ -45,6 +49,7 @@ async function requireBalance(
   return balance;
 }
 
+/** The merchant workflow's activities over these dependencies; the worker registers them. */
 export function createActivities(deps: ActivityDeps): AutoReloadActivities {
   const now = deps.now ?? Date.now;
   return {
@@ -77,5 +82,15 @@ export function createActivities(deps: ActivityDeps): AutoReloadActivities {
     creditRecharge: (request) => deps.ledger.creditRecharge(request),
 
     recordDecision: (input) => insertDecision(deps.db, input),
+
+    settleLateRecharge: (request) => settleLateRecharge(deps, request),
+
+    async notifyMerchant(request) {
+      const { attempt } = Context.current().info;
+      const outcome = await deliverNotification({ db: deps.db, now }, request, attempt);
+      const { notificationId, type } = request;
+      Context.current().log.info('Notification settled', { notificationId, type, ...outcome });
+      return outcome;
+    },
   };
 }

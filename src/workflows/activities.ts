@@ -41,7 +41,20 @@ export const charges = proxyActivities<Pick<AutoReloadActivities, 'chargeCard'>>
  * Crediting follows money that was already taken from the card, so it never gives up;
  * the activity is idempotent by PaymentIntent id, which makes endless retries safe.
  */
-export const credits = proxyActivities<Pick<AutoReloadActivities, 'creditRecharge'>>({
+export const credits = proxyActivities<
+  Pick<AutoReloadActivities, 'creditRecharge' | 'settleLateRecharge'>
+>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+/**
+ * Notifications are delivered at least once: retried with backoff for up to three days,
+ * so that a merchant's server that is down for a weekend still gets every event. Nobody
+ * waits on them; only continue-as-new does (see MerchantNotifier).
+ */
+export const notifications = proxyActivities<Pick<AutoReloadActivities, 'notifyMerchant'>>({
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '3 days',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });

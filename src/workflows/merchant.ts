@@ -9,7 +9,6 @@ import {
   condition,
   isCancellation,
   log,
-  patched,
   setHandler,
   sleep,
   uuid4,
@@ -23,11 +22,14 @@ import {
   type PaymentMethodChange,
   balanceChangedSignal,
   getStateQuery,
+  paymentIntentEventSignal,
   paymentMethodChangedSignal,
   updateSettingsUpdate,
 } from './definitions';
-import { refreshCurrentDetails, upsertStatusAttributes } from './publish';
-import { RechargeRunner } from './recharge';
+import { LatePayments } from './late-payment';
+import { MerchantNotifier } from './notifications';
+import { publishStatus } from './publish';
+import { type RechargeHooks, RechargeRunner } from './recharge';
 import { assertValidSettings, pickSettings } from './settings-update';
 import {
   type AutoReloadStateView,
@@ -37,9 +39,6 @@ import {
   nowIso,
   stateView,
 } from './state';
-
-/** Marks histories in which the transient `recharging` status is not written to Postgres. */
-const PERSIST_SETTLED_STATUS_PATCH = 'persist-settled-status';
 
 function isSafeCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value);
@@ -57,15 +56,25 @@ export class MerchantAutoReload {
   /** New settings: the cap is decided afresh (a raised maxPerCycle resumes charging). */
   private settingsChanged = false;
   private readonly recharges: RechargeRunner;
+  private readonly notifier: MerchantNotifier;
+  private readonly latePayments: LatePayments;
 
   constructor(private readonly state: MerchantState) {
-    this.recharges = new RechargeRunner(state, {
+    this.notifier = new MerchantNotifier(state);
+    this.recharges = new RechargeRunner(state, this.hooks(), this.notifier);
+    const chargeRunning = () => this.recharges.running;
+    this.latePayments = new LatePayments(state, this.notifier, { ...this.hooks(), chargeRunning });
+  }
+
+  /** What the charge coroutine and late payments may ask of the workflow. */
+  private hooks(): RechargeHooks {
+    return {
       recordDecision: (decision, statusAfter) => this.recordDecision(decision, statusAfter),
       applyBalance: (after) => this.applyBalance(after),
       requestEvaluation: () => {
         this.needsEvaluation = true;
       },
-    });
+    };
   }
 
   registerHandlers(): void {
@@ -78,6 +87,9 @@ export class MerchantAutoReload {
     });
     setHandler(paymentMethodChangedSignal, (change) => this.onPaymentMethodChanged(change), {
       description: 'A card was saved or removed: {hasPaymentMethod}',
+    });
+    setHandler(paymentIntentEventSignal, (event) => this.latePayments.onEvent(event), {
+      description: 'Stripe said how a PaymentIntent ended; a late success is credited once',
     });
     setHandler(updateSettingsUpdate, (settings) => this.onUpdateSettings(settings), {
       description: 'Replace the settings; answers the state after the decision they cause',
@@ -97,8 +109,10 @@ export class MerchantAutoReload {
       this.recharges.throwIfCrashed();
 
       this.rollCycleIfEnded();
+      // Before deciding, so that the decision sees the money a late payment added.
+      if (this.latePayments.hasWork) await this.latePayments.settleQueued();
       if (this.needsEvaluation) await this.evaluate();
-      await this.publishStatus();
+      await publishStatus(this.state);
 
       if (await this.readyToContinueAsNew()) return this.state;
     }
@@ -109,6 +123,7 @@ export class MerchantAutoReload {
       this.needsEvaluation ||
       this.cycleEnded ||
       this.recharges.crashed ||
+      this.latePayments.hasWork ||
       deriveStatus(this.state) !== this.state.publishedStatus
     );
   }
@@ -152,6 +167,7 @@ export class MerchantAutoReload {
     const s = this.state;
     if (this.settingsChanged) s.capReachedCycleKey = null;
     this.settingsChanged = false;
+    this.notifier.checkBalanceLow();
     const verdict = decideRecharge({
       settings: s.settings,
       currency: s.currency,
@@ -163,7 +179,9 @@ export class MerchantAutoReload {
     });
     this.evaluations += 1;
     if (verdict.kind === 'charge') this.recharges.start(verdict.amount);
-    else if (verdict.kind === 'skip') await this.recordSkip(verdict.reason);
+    // A charge raises the total, new settings may lower the cap: both can cross a level.
+    this.notifier.checkCapWarnings();
+    if (verdict.kind === 'skip') await this.recordSkip(verdict.reason);
   }
 
   /**
@@ -179,6 +197,8 @@ export class MerchantAutoReload {
     if (repeated) return;
     log.info('Recharge skipped', { reason, balance: s.balance, cycleTotal: s.cycle.total });
     await this.recordDecision({ outcome: 'skipped', reason });
+    // After the row: a merchant who reads the decision log on this event finds the skip.
+    if (reason === 'cap_reached') this.notifier.capReached();
   }
 
   /** Sets lastDecision at once, then writes the decision log row. */
@@ -202,26 +222,12 @@ export class MerchantAutoReload {
     });
   }
 
-  /** The only writer of status to search attributes and Postgres, so writes stay ordered. */
-  private async publishStatus(): Promise<void> {
-    const s = this.state;
-    refreshCurrentDetails(s);
-    const status = deriveStatus(s);
-    if (status === s.publishedStatus) return;
-    upsertStatusAttributes(s, status);
-    log.info('Auto reload status changed', { from: s.publishedStatus, to: status });
-    const persisted = s.persistedStatus === undefined ? s.publishedStatus : s.persistedStatus;
-    s.publishedStatus = status;
-    if (patched(PERSIST_SETTLED_STATUS_PATCH)) {
-      if (status === 'recharging' || status === persisted) return;
-    }
-    s.persistedStatus = status;
-    await store.saveStatus({ merchantId: s.merchantId, status });
-  }
-
-  /** The server suggests a new run, and no charge is between decision and settlement. */
+  /**
+   * The server suggests a new run, no charge is between decision and settlement, and no
+   * notification is still being delivered (a new run would abandon its activity).
+   */
   private continueAsNewDue(): boolean {
-    return workflowInfo().continueAsNewSuggested && !this.recharges.running;
+    return workflowInfo().continueAsNewSuggested && !this.recharges.running && this.notifier.idle;
   }
 
   /**
@@ -286,6 +292,7 @@ export class MerchantAutoReload {
       s.settings = settings;
       this.settingsChanged = true;
       log.info('Settings updated', { enabled: settings.enabled, mode: settings.mode });
+      this.notifier.settingsChanged(settings);
 
       const ticket = this.evaluations;
       this.needsEvaluation = true;

@@ -2,12 +2,16 @@
  * How the merchant workflow shows itself to operators: search attributes to find it and
  * a short Markdown summary that the Web UI displays as the workflow's current details.
  */
-import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { log, patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { AutoReloadStatus } from '../domain/auto-reload';
 import { formatInCurrency } from '../domain/currency';
 import type { Micros } from '../domain/money';
 import { AUTO_RELOAD_STATUS_KEY, MERCHANT_ID_KEY } from '../temporal/search-attributes';
+import { store } from './activities';
 import { type MerchantState, deriveStatus } from './state';
+
+/** Marks histories in which the transient `recharging` status is not written to Postgres. */
+const PERSIST_SETTLED_STATUS_PATCH = 'persist-settled-status';
 
 /** Publishes the status as a search attribute; the first time, the merchant id too. */
 export function upsertStatusAttributes(state: MerchantState, status: AutoReloadStatus): void {
@@ -66,4 +70,23 @@ export function refreshCurrentDetails(state: MerchantState): void {
   ];
   if (why !== null) lines.push(`- Not recharging: ${why}`);
   setCurrentDetails(lines.join('\n'));
+}
+
+/**
+ * Publishes the status everywhere it is read: the Web UI summary, search attributes and
+ * Postgres. The main loop is its only caller, so that writes stay ordered.
+ */
+export async function publishStatus(s: MerchantState): Promise<void> {
+  refreshCurrentDetails(s);
+  const status = deriveStatus(s);
+  if (status === s.publishedStatus) return;
+  upsertStatusAttributes(s, status);
+  log.info('Auto reload status changed', { from: s.publishedStatus, to: status });
+  const persisted = s.persistedStatus === undefined ? s.publishedStatus : s.persistedStatus;
+  s.publishedStatus = status;
+  if (patched(PERSIST_SETTLED_STATUS_PATCH)) {
+    if (status === 'recharging' || status === persisted) return;
+  }
+  s.persistedStatus = status;
+  await store.saveStatus({ merchantId: s.merchantId, status });
 }

@@ -13,6 +13,7 @@ import type { AutoReloadStatus } from '../domain/auto-reload';
 import { type Micros, addMicros, subtractMicros } from '../domain/money';
 import { charges, credits } from './activities';
 import { type ChargeFailure, chargeFailureOf, failureResponse } from './charge-failure';
+import type { MerchantNotifier } from './notifications';
 import { type InFlightRecharge, type MerchantState, deriveStatus, nowIso } from './state';
 
 /** What a recharge needs from the workflow that owns the state. */
@@ -49,6 +50,7 @@ export class RechargeRunner {
   constructor(
     private readonly state: MerchantState,
     private readonly hooks: RechargeHooks,
+    private readonly notifier: MerchantNotifier,
   ) {}
 
   /** True from the decision until settlement is fully recorded; blocks continue-as-new. */
@@ -137,6 +139,11 @@ export class RechargeRunner {
   private close(recharge: InFlightRecharge, succeeded: boolean): void {
     const s = this.state;
     s.inFlight = null;
+    // Not running from this step on (its callers await nothing after it), rather than in
+    // run()'s callback some microtasks later: a signal in the same activation as the credit
+    // can wake the main loop in between, and it must not find a charge neither in flight
+    // nor finished (it would refuse to start the next one and fail the workflow task).
+    this.isRunning = false;
     if (recharge.cycleKey !== s.cycle.key) return;
     s.cycle.inFlight = subtractMicros(s.cycle.inFlight, recharge.amount);
     if (!succeeded) s.cycle.total = subtractMicros(s.cycle.total, recharge.amount);
@@ -151,6 +158,7 @@ export class RechargeRunner {
     const at = nowIso();
     this.state.lastRecharge = { id: rechargeId, amount, status: 'succeeded', paymentIntentId, at };
     log.info('Recharge succeeded', { rechargeId, amount, paymentIntentId });
+    this.notifier.rechargeSucceeded(recharge, paymentIntentId, after.balance);
     // Still below the threshold? Then the rule applies again, as a separate capped charge.
     this.hooks.requestEvaluation();
   }
@@ -185,5 +193,6 @@ export class RechargeRunner {
       paymentIntentId,
       at: nowIso(),
     };
+    this.notifier.rechargeFailed(recharge, failure, deriveStatus(this.state));
   }
 }

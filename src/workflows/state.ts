@@ -78,6 +78,22 @@ export interface MerchantState {
    * carried over from runs that wrote every status.
    */
   persistedStatus?: AutoReloadStatus | null;
+  /**
+   * Cap warning levels (percent of maxPerCycle) already sent in the cycle `cycleKey`, so
+   * each is sent once per cycle. Absent in state carried over from runs before notifications.
+   */
+  capWarnings?: CapWarningsSent;
+  /**
+   * True once `balance.low` was sent for the balance's current stay below the threshold;
+   * false (or absent, in state from runs before notifications) while it is at or above it.
+   */
+  balanceLow?: boolean;
+}
+
+/** The cap warning levels sent in one cycle; see MerchantState.capWarnings. */
+export interface CapWarningsSent {
+  readonly cycleKey: string;
+  readonly levels: number[];
 }
 
 /** What `getState` and the `updateSettings` Update answer. */

@@ -10,6 +10,8 @@ import {
   type BalanceAfter,
   type ChargeFailureDetails,
   type DecisionRecord,
+  type LateRechargeRequest,
+  type LateRechargeSettlement,
   type MerchantSnapshot,
   CHARGE_FAILURE_TYPES,
 } from '../../src/activities/contract';
@@ -62,7 +64,10 @@ export class FakeMerchant {
   readonly chargeScript: ChargeScript[] = [];
   readonly calls: { readonly name: ActivityName; readonly input: unknown }[] = [];
   private readonly credited = new Map<string, BalanceAfter>();
-  private gate: Promise<void> | null = null;
+  private readonly gates: Record<'charge' | 'credit', Promise<void> | null> = {
+    charge: null,
+    credit: null,
+  };
   private chargeCount = 0;
 
   constructor(
@@ -82,10 +87,24 @@ export class FakeMerchant {
 
   /** Charges wait until the returned function is called (a slow card network). */
   holdCharges(): () => void {
+    return this.hold('charge');
+  }
+
+  /** Credits wait until the returned function is called (a slow ledger write). */
+  holdCredits(): () => void {
+    return this.hold('credit');
+  }
+
+  /** Resolves when credits may go ahead. */
+  async creditGate(): Promise<void> {
+    if (this.gates.credit) await this.gates.credit;
+  }
+
+  private hold(kind: 'charge' | 'credit'): () => void {
     let release = (): void => undefined;
-    this.gate = new Promise<void>((resolve) => {
+    this.gates[kind] = new Promise<void>((resolve) => {
       release = () => {
-        this.gate = null;
+        this.gates[kind] = null;
         resolve();
       };
     });
@@ -121,7 +140,7 @@ export class FakeMerchant {
   }
 
   async charge(): Promise<{ paymentIntentId: string }> {
-    if (this.gate) await this.gate;
+    if (this.gates.charge) await this.gates.charge;
     this.chargeCount += 1;
     const paymentIntentId = `pi_fake_${this.merchantId}_${this.chargeCount}`;
     const script = this.chargeScript.shift() ?? { outcome: 'succeed' };
@@ -141,6 +160,20 @@ export class FakeMerchant {
       nonRetryable: true,
       details: [details],
     });
+  }
+
+  /**
+   * Credits a late success like the real activity: only a recharge this fake charged, at
+   * its amount, once per PaymentIntent.
+   */
+  settleLate(request: LateRechargeRequest): LateRechargeSettlement {
+    const charge = this.callsOf('chargeCard').find((c) => c.rechargeId === request.rechargeId);
+    if (!charge) return { outcome: 'refused', reason: 'unknown_recharge' };
+    if (charge.amount !== request.amount) return { outcome: 'refused', reason: 'amount_mismatch' };
+    const repeated = this.credited.has(request.paymentIntentId);
+    const balanceAfter = this.credit(request.paymentIntentId, charge.amount);
+    const outcome = repeated ? 'already_credited' : 'credited';
+    return { outcome, amount: charge.amount, cycleKey: charge.cycleKey, balanceAfter };
   }
 
   /** Idempotent by PaymentIntent id, as the real credit is. */
@@ -186,10 +219,20 @@ export class FakeActivities {
     creditRecharge: async (request) => {
       const merchant = await this.find(request.merchantId);
       merchant.record('creditRecharge', request);
+      await merchant.creditGate();
       return merchant.credit(request.paymentIntentId, request.amount);
     },
     recordDecision: async (input) => {
       (await this.find(input.merchantId)).record('recordDecision', input);
+    },
+    settleLateRecharge: async (request) => {
+      const merchant = await this.find(request.merchantId);
+      merchant.record('settleLateRecharge', request);
+      return merchant.settleLate(request);
+    },
+    notifyMerchant: async (request) => {
+      (await this.find(request.merchantId)).record('notifyMerchant', request);
+      return { delivered: true };
     },
   };
 

@@ -6,6 +6,7 @@ import {
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import { after, before } from 'node:test';
+import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { BalanceAfter } from '../../src/activities/contract';
 import type { AutoReloadSettings } from '../../src/domain/auto-reload';
@@ -106,6 +107,50 @@ export async function waitForDecisions(merchant: FakeMerchant, count: number): P
 export async function sendBalance(handle: MerchantHandle, change: BalanceAfter): Promise<void> {
   await handle.signal(balanceChangedSignal, change);
   await waitForState(handle, (s) => s.ledgerSeq >= change.ledgerSeq, `ledger ${change.ledgerSeq}`);
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** Anything that can fetch a workflow's history: a typed or an untyped client handle. */
+export interface HistorySource {
+  fetchHistory(): Promise<temporal.api.history.v1.IHistory>;
+}
+
+/**
+ * True once `count` signals named `signalName` are in the history and a workflow task
+ * completed after the last one: a task that started after a signal has handled it.
+ */
+export function signalsHandled(events: HistoryEvent[], signalName: string, count: number) {
+  const signals = events.flatMap((event, index) =>
+    event.workflowExecutionSignaledEventAttributes?.signalName === signalName ? [index] : [],
+  );
+  const last = signals[count - 1];
+  if (signals.length !== count || last === undefined) return false;
+  return events.slice(last).some((event) => event.workflowTaskCompletedEventAttributes);
+}
+
+/** Waits until the workflow has handled exactly `count` such signals; answers the history. */
+export async function waitForSignalsHandled(
+  handle: HistorySource,
+  signalName: string,
+  count: number,
+): Promise<HistoryEvent[]> {
+  return waitFor(`${count} ${signalName} signals handled`, async () => {
+    const events = (await handle.fetchHistory()).events ?? [];
+    return signalsHandled(events, signalName, count) ? events : undefined;
+  });
+}
+
+/** How many activities of this type completed, according to the history. */
+export function completedActivities(events: HistoryEvent[], activityType: string): number {
+  const scheduled = new Set(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
+      .map((e) => String(e.eventId)),
+  );
+  return events.filter((e) =>
+    scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)),
+  ).length;
 }
 
 /** BASE_SETTINGS with some fields replaced. */
