@@ -3,10 +3,10 @@ import type { Client } from '@temporalio/client';
 import type Stripe from 'stripe';
 import type { ApiConfig } from '../config';
 import type { DatabaseHandle } from '../db/client';
-import type { Currency } from '../domain/currency';
+import { type Currency, isCurrency } from '../domain/currency';
 import type { Engine } from '../engine';
 import type { Logger } from '../logger';
-import { readMerchant, UnknownMerchantError } from '../merchants/reads';
+import { UnknownMerchantError } from '../merchants/reads';
 import type { ApiMetrics } from './metrics';
 
 export interface ApiDeps {
@@ -43,9 +43,15 @@ export function createCurrencyCache(database: DatabaseHandle): CurrencyCache {
     async of(merchantId) {
       const cached = known.get(merchantId);
       if (cached !== undefined) return cached;
-      const merchant = await readMerchant(database.db, merchantId);
-      remember(merchantId, merchant.currency);
-      return merchant.currency;
+      // A bare select: a cold API meets every active merchant here once.
+      const [row] = await database.sql<{ currency: string }[]>`
+        select currency from merchants where id = ${merchantId}`;
+      if (row === undefined) throw new UnknownMerchantError(merchantId);
+      if (!isCurrency(row.currency)) {
+        throw new Error(`Merchant ${merchantId} has currency ${row.currency}`);
+      }
+      remember(merchantId, row.currency);
+      return row.currency;
     },
     remember,
   };

@@ -18,12 +18,21 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** Compares two keys in time that does not depend on where they first differ. */
-export function sameKey(given: string, expected: string): boolean {
-  // Hashing first gives equal lengths, which timingSafeEqual requires.
-  const a = createHash('sha256').update(given, 'utf8').digest();
-  const b = createHash('sha256').update(expected, 'utf8').digest();
-  return timingSafeEqual(a, b);
+/** A configured key, hashed once, to compare callers' keys against. */
+export interface KeyDigest {
+  readonly digest: Buffer;
+}
+
+export function keyDigest(key: string): KeyDigest {
+  return { digest: createHash('sha256').update(key, 'utf8').digest() };
+}
+
+/**
+ * Compares a caller's key with a configured one in time that does not depend on where they
+ * first differ. Comparing digests gives equal lengths, which timingSafeEqual requires.
+ */
+export function matchesKey(given: KeyDigest, expected: KeyDigest): boolean {
+  return timingSafeEqual(given.digest, expected.digest);
 }
 
 /** The merchant a key belongs to, or null. The lookup is by hash: the key is never stored. */

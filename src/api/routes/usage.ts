@@ -92,6 +92,23 @@ function balanceOf(
   return { balance: money(result.balance, currency), ledgerSeq: result.ledgerSeq };
 }
 
+/** One lookup per merchant of the batch, not one per event. */
+async function currenciesOf(
+  results: readonly UsageResult[],
+  events: readonly UsageEvent[],
+  cache: ApiDeps['currencies'],
+): Promise<Map<string, Currency>> {
+  const known = new Set<string>();
+  results.forEach((result, index) => {
+    const merchantId = events[index]?.merchantId;
+    if (merchantId !== undefined && result.status !== 'merchant_not_found') known.add(merchantId);
+  });
+  const pairs = await Promise.all(
+    [...known].map(async (merchantId) => [merchantId, await cache.of(merchantId)] as const),
+  );
+  return new Map(pairs);
+}
+
 export const usageRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
   app,
   { deps },
@@ -143,16 +160,15 @@ export const usageRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
         kind: event.kind,
       }));
       const results = await pipeline.recordUsageBatch(events);
-      const answers = await Promise.all(
-        results.map(async (result, index) => {
-          countDebit(result);
-          const event = events[index] as UsageEvent;
-          const answer = { merchantId: event.merchantId, id: event.eventId };
-          if (result.status === 'merchant_not_found') return { ...answer, status: result.status };
-          const currency = await deps.currencies.of(event.merchantId);
-          return { ...answer, status: result.status, ...balanceOf(result, currency) };
-        }),
-      );
+      const currencies = await currenciesOf(results, events, deps.currencies);
+      const answers = results.map((result, index) => {
+        countDebit(result);
+        const event = events[index] as UsageEvent;
+        const answer = { merchantId: event.merchantId, id: event.eventId };
+        if (result.status === 'merchant_not_found') return { ...answer, status: result.status };
+        const currency = currencies.get(event.merchantId) ?? 'usd';
+        return { ...answer, status: result.status, ...balanceOf(result, currency) };
+      });
       return { results: answers };
     },
   );
