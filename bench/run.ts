@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { migrateDatabase } from '../src/db/migrate';
+import { benchHttp } from './http';
 import { benchLedger } from './ledger';
 import { benchReaction } from './reaction';
 import type { BenchContext, BenchSection } from './support';
@@ -16,6 +17,7 @@ import type { BenchContext, BenchSection } from './support';
 const SECTIONS: readonly BenchSection[] = [
   { name: 'ledger', run: benchLedger },
   { name: 'reaction', run: benchReaction },
+  { name: 'http', run: benchHttp },
 ];
 
 const print = (line = ''): void => console.log(line);

@@ -91,6 +91,50 @@ export async function measure(
   return recorder.result();
 }
 
+/** Latencies of an open loop, in ms; see openLoop. */
+export interface OpenLoopResult {
+  /** From each call's slot in the timetable to its answer: what a caller on a schedule sees. */
+  readonly fromSlot: number[];
+  /** From the moment the call actually started to its answer. */
+  readonly fromStart: number[];
+  /** How late each call started after its slot: the load generator's own delay. */
+  readonly lag: number[];
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Starts `op` `rate` times a second for `seconds` on a fixed timetable, whether or not
+ * earlier calls have answered (open loop), then waits for all of them. Measuring from the
+ * slot rather than the start counts the time a call waited for a late load generator too.
+ */
+export async function openLoop(
+  rate: number,
+  seconds: number,
+  op: () => Promise<unknown>,
+): Promise<OpenLoopResult> {
+  const result: OpenLoopResult = { fromSlot: [], fromStart: [], lag: [] };
+  const one = async (slot: number) => {
+    const started = performance.now();
+    await op();
+    const answered = performance.now();
+    result.fromSlot.push(answered - slot);
+    result.fromStart.push(answered - started);
+    result.lag.push(started - slot);
+  };
+  const total = Math.round(rate * seconds);
+  const first = performance.now();
+  const slot = (index: number) => first + (index * 1000) / rate;
+  const inFlight: Promise<void>[] = [];
+  for (let next = 0; next < total; await pause(1)) {
+    // Timers tick about every millisecond: start every call whose slot has come.
+    const now = performance.now();
+    for (; next < total && slot(next) <= now; next += 1) inFlight.push(one(slot(next)));
+  }
+  await Promise.all(inFlight);
+  return result;
+}
+
 /** Prints rows as an aligned text table; numbers right-aligned. */
 export function printTable(
   print: (line?: string) => void,
