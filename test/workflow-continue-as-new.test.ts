@@ -114,3 +114,29 @@ void test('continue-as-new keeps every field of the state, then keeps counting a
   assert.match(keys[2] ?? '', /:3$/);
   assert.deepEqual(merchant.callsOf('loadMerchant'), [merchant.merchantId]);
 });
+
+void test('a notification whose delivery hangs does not hold up continue-as-new', async (t) => {
+  const { merchant, handle } = await startMerchant(t, env, worker, fakes, { balance: '50.00' });
+  const release = merchant.holdNotifications();
+  t.after(release);
+  await waitForIdle(handle, merchant, 'active');
+  // Saving settings sends auto_reload.settings_changed, whose delivery now hangs.
+  await handle.executeUpdate(updateSettingsUpdate, {
+    args: [{ ...BASE_SETTINGS, threshold: money('9.00') }],
+  });
+  const runBefore = await currentRunId(handle);
+
+  const newRun = await forceContinueAsNew(handle);
+  assert.notEqual(newRun, runBefore);
+  assert.deepEqual(merchant.callsOf('notifyMerchant'), []);
+
+  release();
+  const delivered = await waitFor('the delivery once released', () => {
+    const calls = merchant.callsOf('notifyMerchant');
+    return calls.length > 0 ? calls : undefined;
+  });
+  assert.deepEqual(
+    delivered.map((request) => request.type),
+    ['auto_reload.settings_changed'],
+  );
+});

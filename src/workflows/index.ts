@@ -3,3 +3,4 @@
  * type. Clients import definitions.ts and ids.ts directly instead of this file.
  */
 export { merchantAutoReload } from './merchant-auto-reload';
+export { deliverNotification } from './notification-delivery';

@@ -1,19 +1,27 @@
 /**
  * Sends the merchant's notifications (SPEC 3.8) from the workflow without waiting for
  * them: a merchant's slow or broken webhook server must never hold up a decision or a
- * charge. Each send starts an activity that Temporal retries for days; the workflow only
- * counts them, so that continue-as-new (which would abandon them) waits until none is left.
+ * charge. Each send starts a `deliverNotification` child workflow, abandoned to run on its
+ * own; the merchant workflow only waits for the child to have started, so continue-as-new
+ * is held up for a moment at most, never by a merchant's server being down.
  */
-import { isCancellation, log, patched, uuid4 } from '@temporalio/workflow';
+import {
+  ParentClosePolicy,
+  isCancellation,
+  log,
+  patched,
+  startChild,
+  uuid4,
+} from '@temporalio/workflow';
 import {
   CHARGE_FAILURE_TYPES,
-  type NotificationOutcome,
   type NotificationRequest,
   type NotificationType,
 } from '../activities/contract';
 import type { AutoReloadSettings, AutoReloadStatus } from '../domain/auto-reload';
 import type { Micros } from '../domain/money';
-import { notifications } from './activities';
+import { MERCHANT_ID_KEY } from '../temporal/search-attributes';
+import { deliverNotification } from './notification-delivery';
 import type { ChargeFailure } from './charge-failure';
 import {
   type NotificationDataByType,
@@ -56,12 +64,7 @@ export class MerchantNotifier {
     return patched(NOTIFY_MERCHANT_PATCH);
   }
 
-  /**
-   * No notification is waiting for delivery; continue-as-new waits for this. Known
-   * shortcoming: a merchant's server down for days holds the run open that long (history
-   * grows meanwhile); carrying the pending requests into the new run and sending them again
-   * there (their ids make a re-send safe) would fix it.
-   */
+  /** Every notification's delivery has started; continue-as-new waits for this. */
   get idle(): boolean {
     return this.pendingCount === 0;
   }
@@ -131,7 +134,7 @@ export class MerchantNotifier {
     for (const level of reached) this.send('auto_reload.cap_warning', capWarningData(s, level));
   }
 
-  /** Starts the delivery and returns at once; the outcome is only logged. */
+  /** Starts the delivery and returns at once. */
   private send<T extends NotificationType>(type: T, data: NotificationDataByType[T]): void {
     if (!this.enabled) return;
     const request: NotificationRequest = {
@@ -142,26 +145,32 @@ export class MerchantNotifier {
       createdAt: nowIso(),
     };
     this.pendingCount += 1;
-    notifications.notifyMerchant(request).then(
-      (outcome) => this.settled(request, outcome),
-      (error: unknown) => this.abandoned(request, error),
+    startChild(deliverNotification, {
+      workflowId: `notification-${request.notificationId}`,
+      args: [request],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      // Operators find a merchant's deliveries beside its workflow: MerchantId = "mer_...".
+      typedSearchAttributes: [{ key: MERCHANT_ID_KEY, value: this.state.merchantId }],
+    }).then(
+      () => this.started(request),
+      (error: unknown) => this.notStarted(request, error),
     );
   }
 
-  private settled(request: NotificationRequest, outcome: NotificationOutcome): void {
+  private started(request: NotificationRequest): void {
     this.pendingCount -= 1;
     const { notificationId, type } = request;
-    log.info('Notification settled', { notificationId, type, ...outcome });
+    log.info('Notification sent for delivery', { notificationId, type });
   }
 
   /**
-   * Three days of retries ran out (or the workflow is being cancelled). The event is lost
-   * to the merchant but kept in Postgres with every attempt, for operators to look at.
+   * The server refused to start the delivery (or the workflow is being cancelled). The
+   * event is lost to the merchant; the log line is what an operator has to go on.
    */
-  private abandoned(request: NotificationRequest, error: unknown): void {
+  private notStarted(request: NotificationRequest, error: unknown): void {
     this.pendingCount -= 1;
     if (isCancellation(error)) return;
     const { notificationId, type } = request;
-    log.error('Notification abandoned', { notificationId, type, error });
+    log.error('Notification delivery not started', { notificationId, type, error });
   }
 }

@@ -64,9 +64,10 @@ export class FakeMerchant {
   readonly chargeScript: ChargeScript[] = [];
   readonly calls: { readonly name: ActivityName; readonly input: unknown }[] = [];
   private readonly credited = new Map<string, BalanceAfter>();
-  private readonly gates: Record<'charge' | 'credit', Promise<void> | null> = {
+  private readonly gates: Record<'charge' | 'credit' | 'notification', Promise<void> | null> = {
     charge: null,
     credit: null,
+    notification: null,
   };
   private chargeCount = 0;
 
@@ -95,12 +96,22 @@ export class FakeMerchant {
     return this.hold('credit');
   }
 
+  /** Notification deliveries wait until the returned function is called (a server down). */
+  holdNotifications(): () => void {
+    return this.hold('notification');
+  }
+
+  /** Resolves when notifications may be delivered. */
+  async notificationGate(): Promise<void> {
+    if (this.gates.notification) await this.gates.notification;
+  }
+
   /** Resolves when credits may go ahead. */
   async creditGate(): Promise<void> {
     if (this.gates.credit) await this.gates.credit;
   }
 
-  private hold(kind: 'charge' | 'credit'): () => void {
+  private hold(kind: 'charge' | 'credit' | 'notification'): () => void {
     let release = (): void => undefined;
     this.gates[kind] = new Promise<void>((resolve) => {
       release = () => {
@@ -231,7 +242,9 @@ export class FakeActivities {
       return merchant.settleLate(request);
     },
     notifyMerchant: async (request) => {
-      (await this.find(request.merchantId)).record('notifyMerchant', request);
+      const merchant = await this.find(request.merchantId);
+      await merchant.notificationGate();
+      merchant.record('notifyMerchant', request);
       return { delivered: true };
     },
   };
