@@ -18,6 +18,8 @@ export const WEBHOOK_SECRET = 'whsec_test_webhook_secret';
 export interface TestApi {
   readonly system: TestSystem;
   readonly app: ApiApp;
+  /** The same app listening on a free port, its `call` going through real HTTP. */
+  listening(): Promise<TestApi>;
   /** Sends a request with a Bearer key (none when `key` is null); JSON in and out. */
   call(method: string, url: string, key: string | null, body?: unknown): Promise<ApiAnswer>;
   stop(): Promise<void>;
@@ -86,19 +88,54 @@ export async function callApp(
   };
 }
 
+/** Like callApp, through real HTTP to a listening server. */
+export async function callHttp(
+  baseUrl: string,
+  method: string,
+  url: string,
+  key: string | null,
+  body?: unknown,
+): Promise<ApiAnswer> {
+  const response = await fetch(`${baseUrl}${url}`, {
+    method,
+    headers: {
+      ...(key !== null && { authorization: `Bearer ${key}` }),
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  const isJson = response.headers.get('content-type')?.includes('json') ?? false;
+  return {
+    status: response.status,
+    body: isJson ? (JSON.parse(text) as unknown) : text,
+    headers: Object.fromEntries(response.headers),
+  };
+}
+
 export async function startTestApi(
   name: string,
   overrides: Partial<ApiConfig> = {},
 ): Promise<TestApi> {
   const system = await startTestSystem(name);
   const app = await buildTestApp(system, { config: overrides });
-  return {
+  let address: string | undefined;
+  const api: TestApi = {
     system,
     app,
+    async listening() {
+      address ??= await app.listen({ host: '127.0.0.1', port: 0 });
+      const baseUrl = address;
+      return {
+        ...api,
+        call: (method, url, key, body) => callHttp(baseUrl, method, url, key, body),
+      };
+    },
     call: (method, url, key, body) => callApp(app, method, url, key, body),
     async stop() {
       await app.close();
       await system.stop();
     },
   };
+  return api;
 }
