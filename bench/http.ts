@@ -73,11 +73,13 @@ async function seed(databaseUrl: string): Promise<string[]> {
         ${OPENING_BALANCE}, 1
       from generate_series(1, ${MERCHANTS}::int) g
       returning id`;
+    const ids = rows.map((row) => row.id);
+    // Only these merchants: the sections before this one left merchants of their own.
     await handle.sql`
       insert into ledger_entries (merchant_id, seq, kind, amount, balance_after, external_id)
       select id, 1, 'adjustment', balance, balance, 'opening-balance'
-      from merchants where id like 'mer\\_%'`;
-    return rows.map((row) => row.id);
+      from merchants where id = any(${ids})`;
+    return ids;
   } finally {
     await handle.close();
   }
