@@ -15,7 +15,6 @@ export const API_ERRORS = {
   not_found: { status: 404, message: 'No such route' },
   merchant_not_found: { status: 404, message: 'No such merchant' },
   method_not_allowed: { status: 405, message: 'This route does not accept that method' },
-  conflict: { status: 409, message: 'The request conflicts with the current state' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json' },
   rate_limited: { status: 429, message: 'Too many requests; retry later' },
