@@ -132,6 +132,28 @@ test('a merchant lives through drains, the cap, a declined card and its replacem
   const history = await http('GET', `${base}/recharges`, key);
   const statuses = (history.body.data as { status: string }[]).map((r) => r.status).reverse();
   assert.deepEqual(statuses, ['succeeded', 'succeeded', 'succeeded', 'failed', 'succeeded']);
+  // Paging two at a time walks the same recharges, newest first, and then stops.
+  const paged: string[] = [];
+  let cursor: string | null = '';
+  while (cursor !== null) {
+    const query: string = cursor === '' ? '?limit=2' : `?limit=2&cursor=${cursor}`;
+    const page = await http('GET', `${base}/recharges${query}`, key);
+    paged.push(...(page.body.data as { id: string }[]).map((r) => r.id));
+    cursor = page.body.nextCursor as string | null;
+  }
+  assert.deepEqual(
+    paged,
+    (history.body.data as { id: string }[]).map((r) => r.id),
+  );
+  const decisionsPage = await http('GET', `${base}/auto-reload/events?limit=3`, key);
+  const rest = await http(
+    'GET',
+    `${base}/auto-reload/events?limit=10&cursor=${decisionsPage.body.nextCursor as string}`,
+    key,
+  );
+  assert.equal((rest.body.data as unknown[]).length, 4);
+  assert.equal(rest.body.nextCursor, null);
+
   const ledger = await http('GET', `${base}/ledger?limit=500`, key);
   // The welcome credit, 66 usage events and 4 recharge credits.
   assert.equal((ledger.body.data as unknown[]).length, 1 + 66 + 4);

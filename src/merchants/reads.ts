@@ -3,7 +3,7 @@
  * its decision log and the figures of its billing cycles. No Temporal call: these answer
  * even while the worker is down.
  */
-import { type AnyColumn, and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import { findMerchant, findSettings, UnknownMerchantError } from '../activities/merchant-store';
 import type { AutoReloadSettings, AutoReloadStatus } from '../domain/auto-reload';
 import { billingCycleAt, type BillingCycle } from '../domain/billing-cycle';
@@ -67,14 +67,23 @@ function toPage<T extends { createdAt: Date; id: string }>(rows: T[], limit: num
   return { data, nextCursor: more ? encodeRowCursor(last) : null };
 }
 
-/** Rows strictly older than the cursor's position in (created_at, id) order. */
-function olderThan(columns: { createdAt: AnyColumn; id: AnyColumn }, cursor: string | undefined) {
-  if (cursor === undefined) return undefined;
-  const { createdAt, id } = decodeRowCursor(cursor);
-  return or(
-    lt(columns.createdAt, createdAt),
-    and(eq(columns.createdAt, createdAt), lt(columns.id, id)),
+/** A merchant's rows of a table, newest first: what the lists below have in common. */
+type MerchantHistoryTable = typeof recharges | typeof decisions;
+
+/**
+ * The filter and order of one page: the merchant's rows strictly older than the cursor's
+ * position in (created_at, id) order, newest first.
+ */
+function pageQuery(table: MerchantHistoryTable, merchantId: string, request: PageRequest) {
+  const ofMerchant = eq(table.merchantId, merchantId);
+  const order = [desc(table.createdAt), desc(table.id)];
+  if (request.cursor === undefined) return { where: ofMerchant, order };
+  const { createdAt, id } = decodeRowCursor(request.cursor);
+  const older = or(
+    lt(table.createdAt, createdAt),
+    and(eq(table.createdAt, createdAt), lt(table.id, id)),
   );
+  return { where: and(ofMerchant, older), order };
 }
 
 export async function listRecharges(
@@ -83,11 +92,12 @@ export async function listRecharges(
   request: PageRequest = {},
 ): Promise<Page<RechargeRow>> {
   const limit = pageLimit(request.limit);
+  const { where, order } = pageQuery(recharges, merchantId, request);
   const rows = await db
     .select()
     .from(recharges)
-    .where(and(eq(recharges.merchantId, merchantId), olderThan(recharges, request.cursor)))
-    .orderBy(desc(recharges.createdAt), desc(recharges.id))
+    .where(where)
+    .orderBy(...order)
     .limit(limit + 1);
   return toPage(rows, limit);
 }
@@ -98,11 +108,12 @@ export async function listDecisions(
   request: PageRequest = {},
 ): Promise<Page<DecisionRow>> {
   const limit = pageLimit(request.limit);
+  const { where, order } = pageQuery(decisions, merchantId, request);
   const rows = await db
     .select()
     .from(decisions)
-    .where(and(eq(decisions.merchantId, merchantId), olderThan(decisions, request.cursor)))
-    .orderBy(desc(decisions.createdAt), desc(decisions.id))
+    .where(where)
+    .orderBy(...order)
     .limit(limit + 1);
   return toPage(rows, limit);
 }
