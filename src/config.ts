@@ -21,6 +21,11 @@ export interface ApiConfig {
   readonly rateLimits: RateLimits;
   /** Largest request body accepted; a 1000-event usage batch is about 110 KB. */
   readonly bodyLimitBytes: number;
+  /**
+   * How long a request waits for a merchant's workflow (a settings Update) before it
+   * answers 503: with the worker down, an Update would otherwise wait without end.
+   */
+  readonly workflowAnswerTimeoutMs: number;
 }
 
 /** Process settings, read once from the environment with local defaults. */
@@ -60,6 +65,7 @@ function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       anonymous: positiveInteger(env, 'RATE_LIMIT_ANONYMOUS_PER_MINUTE', 600),
     },
     bodyLimitBytes: positiveInteger(env, 'API_BODY_LIMIT_BYTES', 256 * 1024),
+    workflowAnswerTimeoutMs: positiveInteger(env, 'WORKFLOW_ANSWER_TIMEOUT_MS', 10_000),
   };
 }
 

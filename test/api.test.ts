@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ApiApp } from '../src/api/app';
 import { connect } from '../src/db/client';
+import { createEngine } from '../src/engine';
+import { logger } from '../src/logger';
 import { freePort } from '../src/temporal/dev-server';
 import {
   ADMIN_KEY,
@@ -481,5 +483,27 @@ describe('failures of our own', () => {
         checks: { postgres: 'down', temporal: 'up' },
       });
     });
+  });
+
+  test('settings the workflow does not confirm in time answer 503, never hang', async (t) => {
+    const { system } = started;
+    // Workflows on a task queue that no worker polls: the Update can never be answered.
+    const taskQueue = `no-worker-${process.pid}-${Date.now()}`;
+    const engine = createEngine({ ...system, temporal: system.env.client, taskQueue, log: logger });
+    const app = await buildTestApp(system, { engine, config: { workflowAnswerTimeoutMs: 1_000 } });
+    t.after(() => app.close());
+    const created = await callApp(app, 'POST', '/v1/merchants', ADMIN_KEY, { name: 'Stuck' });
+    const { id, apiKey } = created.body as { id: string; apiKey: string };
+    t.after(() => system.env.client.workflow.getHandle(`auto-reload-${id}`).terminate());
+
+    const settings = { enabled: true, threshold: '10.00', amount: '20.00', maxPerCycle: '40.00' };
+    const began = Date.now();
+    const answer = await callApp(app, 'PUT', `/v1/merchants/${id}/auto-reload`, apiKey, settings);
+    assert.equal(answer.status, 503);
+    assert.equal((answer.body as { error: { code: string } }).error.code, 'service_unavailable');
+    assert.ok(Date.now() - began < 10_000, 'answered near the deadline, not after a hang');
+    const rows = await system.database.sql`
+      select enabled from auto_reload_settings where merchant_id = ${id}`;
+    assert.deepEqual(rows.length, 0);
   });
 });

@@ -8,6 +8,7 @@ import { createCurrencyCache } from '../../src/api/deps';
 import { createMetrics } from '../../src/api/metrics';
 import { type ApiConfig, loadConfig } from '../../src/config';
 import type { DatabaseHandle } from '../../src/db/client';
+import type { Engine } from '../../src/engine';
 import { type Logger, logger } from '../../src/logger';
 import { startTestSystem, type TestSystem } from './system';
 
@@ -46,6 +47,8 @@ export interface TestAppOptions {
   readonly log?: Logger;
   /** Another database than the system's, to see the API meet a broken one. */
   readonly database?: DatabaseHandle;
+  /** Another engine than the system's (one whose workflows no worker runs, say). */
+  readonly engine?: Engine;
 }
 
 /** An app over an existing test system, with its own settings; close it yourself. */
@@ -55,7 +58,7 @@ export async function buildTestApp(
 ): Promise<ApiApp> {
   const database = options.database ?? system.database;
   return buildApp({
-    engine: system,
+    engine: options.engine ?? system,
     database,
     stripe: system.stripe,
     temporal: system.env.client,

@@ -4,7 +4,10 @@
  * Settings change only through the workflow's validated Update; reads come from Postgres.
  */
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   type AutoReloadSettings,
@@ -25,6 +28,16 @@ import { GetSuggestion, PutAutoReload } from '../schemas/auto-reload';
 
 /** How long a read waits for the workflow before answering from Postgres alone. */
 const STATE_QUERY_TIMEOUT_MS = 2_000;
+
+/** Raised when the workflow did not answer an Update in time; the change may still apply. */
+function settingsNotAnswered(error: unknown): ApiError {
+  return new ApiError(
+    'service_unavailable',
+    'The settings were not confirmed in time and may still apply; read them back or retry',
+    [],
+    { cause: error },
+  );
+}
 
 const GetAutoReload = {
   tags: ['auto-reload'],
@@ -144,11 +157,17 @@ export const autoReloadRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> =
     // and never starts a workflow for settings that cannot be saved.
     const invalid = validateSettings(settings, currency);
     if (invalid.length > 0) throw invalidSettings(invalid);
+    const deadline = Date.now() + deps.config.workflowAnswerTimeoutMs;
     try {
-      const view = await deps.engine.merchants.updateAutoReload(merchantId, settings);
+      const view = await deps.temporal.withDeadline(deadline, () =>
+        deps.engine.merchants.updateAutoReload(merchantId, settings),
+      );
       r.log.info({ merchantId, enabled: settings.enabled }, 'Auto Reload settings saved');
       return presentAutoReload(factsFromView(view));
     } catch (error) {
+      if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+        throw settingsNotAnswered(error);
+      }
       const violations = violationsOf(error);
       if (violations === undefined) throw error;
       throw invalidSettings(violations);
