@@ -4,6 +4,7 @@
  * through HTTP to the same app listening on a port.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import type { ApiApp } from '../src/api/app';
 import { connect } from '../src/db/client';
@@ -15,6 +16,7 @@ import {
   PIPELINE_KEY,
   buildTestApp,
   callApp,
+  callHttp,
   startTestApi,
   type TestApi,
 } from './support/api';
@@ -505,5 +507,30 @@ describe('failures of our own', () => {
     const rows = await system.database.sql`
       select enabled from auto_reload_settings where merchant_id = ${id}`;
     assert.deepEqual(rows.length, 0);
+  });
+
+  test('closing the API lets a request in progress finish, and takes no new ones', async (t) => {
+    const { system } = started;
+    const taskQueue = `no-worker-${process.pid}-${Date.now()}-drain`;
+    const engine = createEngine({ ...system, temporal: system.env.client, taskQueue, log: logger });
+    const app = await buildTestApp(system, { engine, config: { workflowAnswerTimeoutMs: 1_500 } });
+    const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+    const created = await callHttp(baseUrl, 'POST', '/v1/merchants', ADMIN_KEY, { name: 'Drain' });
+    const { id, apiKey } = created.body as { id: string; apiKey: string };
+    t.after(() => system.env.client.workflow.getHandle(`auto-reload-${id}`).terminate());
+
+    // This request waits about 1.5 s for a workflow no worker runs, then answers 503.
+    const settings = { enabled: false, threshold: '1.00', amount: '20.00', maxPerCycle: '40.00' };
+    const arrived = once(app.server, 'request');
+    const slow = callHttp(baseUrl, 'PUT', `/v1/merchants/${id}/auto-reload`, apiKey, settings);
+    await arrived;
+    const closeStarted = Date.now();
+    const closing = app.close();
+    const answer = await slow;
+    await closing;
+    // Well under the 72 s keep-alive timeout that a lingering connection would cost.
+    assert.ok(Date.now() - closeStarted < 10_000, `closed in ${Date.now() - closeStarted} ms`);
+    assert.equal(answer.status, 503);
+    await assert.rejects(callHttp(baseUrl, 'GET', '/healthz', null));
   });
 });

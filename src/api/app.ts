@@ -79,6 +79,23 @@ async function registerDocs(app: ApiApp): Promise<void> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 }
 
+/**
+ * Graceful close: requests in progress finish, and each answer given while closing ends
+ * its keep-alive connection. Without that, a connection busy when the close began stays
+ * open until the keep-alive timeout (72 s) and holds the shutdown that long.
+ */
+function drainOnClose(app: ApiApp): void {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+}
+
 function observe(app: ApiApp, deps: ApiDeps): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -119,6 +136,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   );
   app.addHook('onRequest', authenticate({ db: deps.database.db, ...deps.config }));
   observe(app, deps);
+  drainOnClose(app);
   await registerRateLimit(app, deps);
   await registerDocs(app);
 
