@@ -192,6 +192,26 @@ describe('rate limits', () => {
   });
 });
 
+describe('guessing keys', () => {
+  test('wrong keys count against the address, so a guesser meets 429', async () => {
+    const app = await buildTestApp(api.system, {
+      config: { rateLimits: { admin: 100, pipeline: 100, merchant: 100, anonymous: 2 } },
+    });
+    try {
+      const path = `/v1/merchants/${own.id}/balance`;
+      const statuses = [];
+      for (const key of ['adm_guess_1', 'adm_guess_2', 'adm_guess_3', null]) {
+        statuses.push((await callApp(app, 'GET', path, key)).status);
+      }
+      assert.deepEqual(statuses, [401, 401, 429, 429]);
+      // A valid key still has its own budget.
+      assert.equal((await callApp(app, 'GET', path, ADMIN_KEY)).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('logs', () => {
   test('keys and authorization headers never reach the log', async () => {
     const lines: string[] = [];

@@ -128,13 +128,16 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('caller', null);
+  app.decorateRequest('refusal', null);
   // JSON only: a plain-text body is refused with 415 instead of failing validation.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody('not_found', `No route ${request.method} ${request.url}`)),
   );
-  app.addHook('onRequest', authenticate({ db: deps.database.db, ...deps.config }));
+  const auth = authenticate({ db: deps.database.db, ...deps.config });
+  app.addHook('onRequest', auth.identify);
+  app.addHook('preParsing', auth.enforce);
   observe(app, deps);
   drainOnClose(app);
   await registerRateLimit(app, deps);

@@ -4,7 +4,7 @@
  * answers 401 for a missing or wrong key, 403 for a kind the route does not allow, and
  * 404 when a merchant key names another merchant, so ids of others are not even confirmed.
  */
-import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestAsyncHookHandler, preParsingHookHandler } from 'fastify';
 import type { Database } from '../db/client';
 import { type KeyDigest, keyDigest, matchesKey, merchantIdForKey } from '../merchants/api-keys';
 import { ApiError } from './errors';
@@ -25,6 +25,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     caller: Caller | null;
+    /** Set by authentication, thrown once the rate limit has counted the request. */
+    refusal: ApiError | null;
   }
 }
 
@@ -68,30 +70,64 @@ function merchantIdInPath(request: FastifyRequest): string | undefined {
   return typeof params?.id === 'string' ? params.id : undefined;
 }
 
-export function authenticate(deps: AuthDeps): onRequestAsyncHookHandler {
+/** Routes that plugins add for the OpenAPI document: public, and declared so here. */
+const DOCS_PREFIX = '/docs';
+
+/**
+ * The refusal a request has earned, or null when it may go on. Sets `request.caller`.
+ * A route that declares no access rule is refused: a forgotten rule must not open a route.
+ */
+async function refusalOf(
+  request: FastifyRequest,
+  db: Database,
+  keys: ConfiguredKeys,
+): Promise<ApiError | null> {
+  const route = request.routeOptions.url;
+  // Unknown routes fall through to the 404 handler.
+  if (route === undefined) return null;
+  const access = request.routeOptions.config.access;
+  if (access === 'public' || (access === undefined && route.startsWith(DOCS_PREFIX))) return null;
+  if (access === undefined) return new ApiError('forbidden', 'This route has no access rule');
+
+  const key = bearerKey(request);
+  if (key === null) return new ApiError('unauthorized', 'Send Authorization: Bearer <key>');
+  const caller = await resolveCaller(db, keys, key);
+  if (caller === null) return new ApiError('unauthorized', 'The API key is not valid');
+  request.caller = caller;
+
+  if (!access.includes(caller.kind)) {
+    return new ApiError('forbidden', `A ${caller.kind} key may not use this route`);
+  }
+  const pathMerchant = merchantIdInPath(request);
+  if (caller.kind === 'merchant' && pathMerchant !== undefined) {
+    if (pathMerchant !== caller.merchantId) return new ApiError('merchant_not_found');
+  }
+  return null;
+}
+
+export interface AuthHooks {
+  /** onRequest: resolves the caller, so the rate limit can count it by its key. */
+  readonly identify: onRequestAsyncHookHandler;
+  /**
+   * preParsing: refuses what `identify` found wrong. It runs after the rate limit's own
+   * onRequest hook, so wrong keys count against their address and a guesser meets 429.
+   */
+  readonly enforce: preParsingHookHandler;
+}
+
+export function authenticate(deps: AuthDeps): AuthHooks {
   // Hashed once here rather than on every request: the usage path serves thousands a second.
   const keys: ConfiguredKeys = {
     admin: deps.adminApiKey === undefined ? undefined : keyDigest(deps.adminApiKey),
     pipeline: deps.pipelineApiKey === undefined ? undefined : keyDigest(deps.pipelineApiKey),
   };
-  return async (request) => {
-    request.caller = null;
-    const access = request.routeOptions.config.access;
-    // Unknown routes have no access rule and fall through to the 404 handler.
-    if (access === undefined || access === 'public') return;
-
-    const key = bearerKey(request);
-    if (key === null) throw new ApiError('unauthorized', 'Send Authorization: Bearer <key>');
-    const caller = await resolveCaller(deps.db, keys, key);
-    if (caller === null) throw new ApiError('unauthorized', 'The API key is not valid');
-    request.caller = caller;
-
-    if (!access.includes(caller.kind)) {
-      throw new ApiError('forbidden', `A ${caller.kind} key may not use this route`);
-    }
-    const pathMerchant = merchantIdInPath(request);
-    if (caller.kind === 'merchant' && pathMerchant !== undefined) {
-      if (pathMerchant !== caller.merchantId) throw new ApiError('merchant_not_found');
-    }
+  return {
+    async identify(request) {
+      request.caller = null;
+      request.refusal = await refusalOf(request, deps.db, keys);
+    },
+    enforce(request, _reply, _payload, done) {
+      done(request.refusal ?? undefined);
+    },
   };
 }
