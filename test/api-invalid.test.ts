@@ -343,6 +343,18 @@ const CASES: readonly InvalidCase[] = [
     ...invalid('body.url'),
   },
   {
+    name: 'unknown query parameter on a route without one',
+    ...LEDGER,
+    path: '/v1/merchants/{id}/balance?verbose=1',
+    ...invalid('query.verbose'),
+  },
+  {
+    name: 'path that is not valid percent-encoding',
+    ...LEDGER,
+    path: '/v1/merchants/%E0%A4%A/balance',
+    ...invalid(),
+  },
+  {
     name: 'route that does not exist',
     method: 'GET',
     path: '/v1/shops',

@@ -21,6 +21,7 @@ import { authenticate } from './auth';
 import type { ApiDeps } from './deps';
 import { handleError } from './error-handler';
 import { ApiError, errorBody } from './errors';
+import { Strict } from './schemas/common';
 import { autoReloadRoutes } from './routes/auto-reload';
 import { historyRoutes } from './routes/history';
 import { ledgerRoutes } from './routes/ledger';
@@ -112,6 +113,25 @@ function observe(app: ApiApp, deps: ApiDeps): void {
   });
 }
 
+/** A caller's id is kept only if it is short and plain: it goes into every log line. */
+const CALLER_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function requestId(request: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * Routes without a querystring schema get an empty strict one, so that an unknown query
+ * parameter is refused everywhere rather than ignored.
+ */
+function refuseUnknownQueries(app: ApiApp): void {
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/')) return;
+    route.schema = { ...route.schema, querystring: route.schema?.querystring ?? Strict({}) };
+  });
+}
+
 /** Builds the app without listening; tests use `inject()` on it. */
 export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   // Typed as Fastify's logger interface so the app's type does not carry pino's.
@@ -121,8 +141,12 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     // One line per answer comes from our own onResponse hook, at a level by status.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimitBytes,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    genReqId: requestId,
+    // Errors Fastify meets before routing (a malformed URL) get our error body too.
+    frameworkErrors: (error, request, reply) => {
+      void handleError(error, request, reply);
+    },
     // Refuse rather than repair: unknown fields and wrong types are the caller's to fix.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -140,6 +164,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   app.addHook('preParsing', auth.enforce);
   observe(app, deps);
   drainOnClose(app);
+  refuseUnknownQueries(app);
   await registerRateLimit(app, deps);
   await registerDocs(app);
 

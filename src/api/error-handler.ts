@@ -105,8 +105,12 @@ function fromFastify(error: FastifyError): ApiError | undefined {
     return new ApiError('invalid_request', undefined, details);
   }
   const code = BY_FASTIFY_CODE[error.code];
-  if (code === undefined) return undefined;
-  return new ApiError(code, code === 'invalid_request' ? error.message : undefined);
+  if (code !== undefined) {
+    return new ApiError(code, code === 'invalid_request' ? error.message : undefined);
+  }
+  // Any other 4xx Fastify raises (a malformed URL, a body cut short) is the caller's.
+  const status = error.statusCode ?? 500;
+  return status >= 400 && status < 500 ? new ApiError('invalid_request', error.message) : undefined;
 }
 
 export function toApiError(error: unknown): ApiError {
