@@ -221,6 +221,17 @@ const CASES: readonly InvalidCase[] = [
     ...invalidSettings('body.amount'),
   },
   {
+    name: 'target balance above the usd maximum',
+    ...PUT_SETTINGS,
+    body: settings({
+      mode: 'target',
+      threshold: '4999999.00',
+      amount: '5000000.00',
+      maxPerCycle: '9000000.00',
+    }),
+    ...invalidSettings('body.amount'),
+  },
+  {
     name: 'enabled as a string',
     ...PUT_SETTINGS,
     body: settings({ enabled: 'yes' }),

@@ -117,7 +117,8 @@ export interface AutoReloadFacts {
  */
 function nextCharge(facts: AutoReloadFacts) {
   const { settings, balance, currency, cycle } = facts;
-  const amount = rechargeAmount(settings, balance, currency);
+  // At or above a target there is nothing to top up: zero, not a negative charge.
+  const amount = micros(Math.max(rechargeAmount(settings, balance, currency), 0));
   return {
     amount: money(amount, currency),
     due: settings.enabled && balance < settings.threshold,

@@ -91,6 +91,11 @@ export function validateSettings(
   if (settings.mode === 'target' && settings.amount <= settings.threshold) {
     violations.push({ field: 'amount', message: 'target balance must be above the threshold' });
   }
+  // A top-up never exceeds the target itself, so this keeps every charge within the limit.
+  if (settings.mode === 'target' && settings.amount > maxAmount) {
+    const max = formatInCurrency(maxAmount as Micros, currency);
+    violations.push({ field: 'amount', message: `target balance must be at most ${max}` });
+  }
   if (settings.mode === 'fixed' && settings.maxPerCycle < settings.amount) {
     violations.push({ field: 'maxPerCycle', message: 'maxPerCycle must be at least amount' });
   }
