@@ -36,7 +36,12 @@ export function createEngine(deps: EngineDeps): Engine {
   return {
     ledger,
     workflows,
-    merchants: createMerchantService({ db: deps.database.db, stripe: deps.stripe, workflows }),
+    merchants: createMerchantService({
+      db: deps.database.db,
+      stripe: deps.stripe,
+      workflows,
+      log: deps.log,
+    }),
     pipeline: createUsagePipeline({
       ledger,
       signaller: workflows,

@@ -8,6 +8,7 @@ import { attachPaymentMethod } from '../activities/payment-methods';
 import { type Currency } from '../domain/currency';
 import type { AutoReloadSettings } from '../domain/auto-reload';
 import type { Database } from '../db/client';
+import type { Logger } from '../logger';
 import { merchants, type SavedPaymentMethod } from '../db/schema';
 import type { AutoReloadStateView } from '../workflows/state';
 import { hashApiKey, newMerchantApiKey } from './api-keys';
@@ -32,6 +33,7 @@ export interface MerchantServiceDeps {
   readonly db: Database;
   readonly stripe: Stripe;
   readonly workflows: MerchantWorkflows;
+  readonly log: Logger;
   readonly now?: () => Date;
 }
 
@@ -60,7 +62,12 @@ export function createMerchantService(deps: MerchantServiceDeps): MerchantServic
         })
         .returning();
       if (!row) throw new Error('Inserting the merchant returned no row');
-      await deps.workflows.ensureStarted(row.id);
+      // The merchant exists once its row does: failing here would lose the only copy of
+      // its key. Every later message uses signal- or update-with-start, which starts the
+      // workflow then.
+      await deps.workflows.ensureStarted(row.id).catch((error: unknown) => {
+        deps.log.warn({ err: error, merchantId: row.id }, 'Merchant workflow not started yet');
+      });
       return { ...row, apiKey };
     },
 

@@ -34,7 +34,17 @@ export interface MerchantWorkflows extends BalanceSignaller {
   getState(merchantId: string): Promise<AutoReloadStateView>;
 }
 
+/**
+ * How long a start or a signal may take before it fails. They sit on request paths (a
+ * usage debit, a saved card, a Stripe event): with Temporal unreachable, failing fast lets
+ * the caller answer, where the client's own retries would hold the request for 20 s.
+ */
+export const SIGNAL_DEADLINE_MS = 3_000;
+
 export function createMerchantWorkflows(client: Client, taskQueue: string): MerchantWorkflows {
+  const soon = <T>(call: () => Promise<T>): Promise<T> =>
+    client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, call);
+
   const startOptions = (merchantId: string) => ({
     workflowId: merchantWorkflowId(merchantId),
     taskQueue,
@@ -44,9 +54,11 @@ export function createMerchantWorkflows(client: Client, taskQueue: string): Merc
   return {
     async ensureStarted(merchantId) {
       try {
-        await client.workflow.start<typeof merchantAutoReload>(
-          'merchantAutoReload',
-          startOptions(merchantId),
+        await soon(() =>
+          client.workflow.start<typeof merchantAutoReload>(
+            'merchantAutoReload',
+            startOptions(merchantId),
+          ),
         );
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
@@ -54,30 +66,36 @@ export function createMerchantWorkflows(client: Client, taskQueue: string): Merc
     },
 
     async signalBalanceChanged(merchantId, { balance, ledgerSeq }) {
-      await client.workflow.signalWithStart<typeof merchantAutoReload, [BalanceState]>(
-        'merchantAutoReload',
-        {
-          ...startOptions(merchantId),
-          signal: balanceChangedSignal,
-          signalArgs: [{ balance, ledgerSeq }],
-        },
+      await soon(() =>
+        client.workflow.signalWithStart<typeof merchantAutoReload, [BalanceState]>(
+          'merchantAutoReload',
+          {
+            ...startOptions(merchantId),
+            signal: balanceChangedSignal,
+            signalArgs: [{ balance, ledgerSeq }],
+          },
+        ),
       );
     },
 
     async signalPaymentMethodChanged(merchantId, hasPaymentMethod) {
-      await client.workflow.signalWithStart('merchantAutoReload', {
-        ...startOptions(merchantId),
-        signal: paymentMethodChangedSignal,
-        signalArgs: [{ hasPaymentMethod }],
-      });
+      await soon(() =>
+        client.workflow.signalWithStart('merchantAutoReload', {
+          ...startOptions(merchantId),
+          signal: paymentMethodChangedSignal,
+          signalArgs: [{ hasPaymentMethod }],
+        }),
+      );
     },
 
     async signalPaymentIntentEvent(merchantId, event) {
-      await client.workflow.signalWithStart('merchantAutoReload', {
-        ...startOptions(merchantId),
-        signal: paymentIntentEventSignal,
-        signalArgs: [event],
-      });
+      await soon(() =>
+        client.workflow.signalWithStart('merchantAutoReload', {
+          ...startOptions(merchantId),
+          signal: paymentIntentEventSignal,
+          signalArgs: [event],
+        }),
+      );
     },
 
     async updateSettings(merchantId, settings) {
