@@ -190,15 +190,24 @@ export class MerchantAutoReload {
    */
   private async recordSkip(reason: SkipReason): Promise<void> {
     const s = this.state;
-    if (reason === 'cap_reached') s.capReachedCycleKey = s.cycle.key;
+    const capped = reason === 'cap_reached';
     const last = s.lastDecision;
     const repeated =
       last?.outcome === 'skipped' && last.reason === reason && last.cycleKey === s.cycle.key;
-    if (repeated) return;
+    if (repeated) {
+      if (capped) s.capReachedCycleKey = s.cycle.key;
+      return;
+    }
     log.info('Recharge skipped', { reason, balance: s.balance, cycleTotal: s.cycle.total });
-    await this.recordDecision({ outcome: 'skipped', reason });
-    // After the row: a merchant who reads the decision log on this event finds the skip.
-    if (reason === 'cap_reached') this.notifier.capReached();
+    // The state shows cap_reached only once its row is written, so whoever reads the new
+    // status (a query, the API, the merchant notified) already finds the reason in the log.
+    const statusAfter = capped
+      ? deriveStatus({ ...s, capReachedCycleKey: s.cycle.key })
+      : undefined;
+    await this.recordDecision({ outcome: 'skipped', reason }, statusAfter);
+    if (!capped) return;
+    s.capReachedCycleKey = s.cycle.key;
+    this.notifier.capReached();
   }
 
   /** Sets lastDecision at once, then writes the decision log row. */
