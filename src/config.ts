@@ -36,6 +36,8 @@ export interface AppConfig {
   readonly taskQueue: string;
   readonly stripe: StripeConfig;
   readonly api: ApiConfig;
+  /** How often the reconciler schedule looks for merchants a lost signal left waiting. */
+  readonly reconcilerIntervalSeconds: number;
 }
 
 export const DEFAULT_TASK_QUEUE = 'auto-reload';
@@ -77,5 +79,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     taskQueue: env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     stripe: stripeConfigFromEnv(env),
     api: loadApiConfig(env),
+    reconcilerIntervalSeconds: positiveInteger(env, 'RECONCILER_INTERVAL_SECONDS', 60),
   };
 }

@@ -15,6 +15,7 @@ import { type RunningApi, startApi } from './api/server';
 import { type AppConfig, loadConfig } from './config';
 import { type LocalDatabase, openLocalDatabase, urlWithoutPassword } from './db/local-database';
 import { logger } from './logger';
+import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { type RunningSandbox, DEFAULT_SANDBOX_PORT, startSandbox } from './sandbox/server';
 import { type RunningDevServer, startDevServer } from './temporal/dev-server';
 import { installTemporalRuntime } from './temporal/runtime';
@@ -22,6 +23,8 @@ import { createAutoReloadWorker } from './worker';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+/** Signals this soon after the first are the same Ctrl-C delivered twice. */
+const REPEATED_SIGNAL_GRACE_MS = 1_000;
 
 interface RunningWorker {
   readonly worker: Worker;
@@ -148,10 +151,20 @@ async function startDatabase(dataDir: string): Promise<LocalDatabase> {
 }
 
 async function startWorker(config: AppConfig): Promise<RunningWorker> {
-  const { worker, close } = await createAutoReloadWorker({ config });
+  const { worker, client, close } = await createAutoReloadWorker({ config });
   const running = worker.run();
   logger.info({ taskQueue: config.taskQueue }, 'Worker ready');
-  return { worker, running, close };
+  const started = { worker, running, close };
+  const intervalSeconds = config.reconcilerIntervalSeconds;
+  try {
+    const schedule = await ensureReconcilerSchedule(client, config.taskQueue, { intervalSeconds });
+    logger.info(schedule, 'Reconciler schedule ready');
+  } catch (error) {
+    // Not yet in `parts`, so nobody else would stop it.
+    await stopWorker(started);
+    throw error;
+  }
+  return started;
 }
 
 async function startHttpApi(config: AppConfig): Promise<RunningApi> {
@@ -300,13 +313,18 @@ async function main(): Promise<number> {
   let signalled: (signal: NodeJS.Signals) => void = () => undefined;
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
   let signals = 0;
+  let firstSignalAt = 0;
   takeOverSignals((signal) => {
     signals += 1;
     if (signals === 1) {
+      firstSignalAt = Date.now();
       logger.info({ signal }, 'Stopping');
       signalled(signal);
       return;
     }
+    // One Ctrl-C under `npm start` arrives twice: from the terminal to the whole process
+    // group, and again forwarded by npm. Only a later one means "stop now".
+    if (Date.now() - firstSignalAt < REPEATED_SIGNAL_GRACE_MS) return;
     logger.warn({ signal }, 'Second signal: exiting without a clean stop');
     process.exit(130);
   });

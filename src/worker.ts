@@ -1,8 +1,10 @@
 /**
- * The Temporal worker process: runs the merchant workflows and their activities.
+ * The Temporal worker process: runs the merchant workflows, the reconciler and their
+ * activities, and makes sure the reconciler's schedule exists.
  * Stops gracefully on SIGINT or SIGTERM: it finishes the activities in progress (up to the
  * shutdown grace time), then closes its connections.
  */
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { type AppConfig, loadConfig } from './config';
@@ -10,6 +12,9 @@ import { connect } from './db/client';
 import { migrateDatabase } from './db/migrate';
 import { createLedger } from './ledger';
 import { logger } from './logger';
+import { createMerchantWorkflows } from './merchants/workflow-client';
+import { createReconcilerActivities } from './reconciler/activities';
+import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { createStripeClient } from './stripe/client';
 import { installTemporalRuntime } from './temporal/runtime';
 
@@ -20,18 +25,25 @@ export interface WorkerOptions {
   readonly maxCachedWorkflows?: number;
 }
 
-/** Builds a worker and the resources it owns; `close()` releases them after `run()`. */
+/**
+ * Builds a worker and the resources it owns; `close()` releases them after `run()`. The
+ * `client` is the one the reconciler signals through; callers use it for the schedule.
+ */
 export async function createAutoReloadWorker(options: WorkerOptions) {
   const { config } = options;
   installTemporalRuntime();
   const database = connect(config.databaseUrl);
   const stripe = createStripeClient(config.stripe);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const activities = createActivities({
-    db: database.db,
-    stripe,
-    ledger: createLedger(database),
-  });
+  const clientConnection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
+  const activities = {
+    ...createActivities({ db: database.db, stripe, ledger: createLedger(database) }),
+    ...createReconcilerActivities({
+      db: database.db,
+      workflows: createMerchantWorkflows(client, config.taskQueue),
+    }),
+  };
   const worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,
@@ -46,21 +58,37 @@ export async function createAutoReloadWorker(options: WorkerOptions) {
   });
   const close = async (): Promise<void> => {
     await connection.close();
+    await clientConnection.close();
     await database.close();
   };
-  return { worker, close };
+  return { worker, client, close };
 }
 
 async function main(): Promise<void> {
   const config = loadConfig();
   await migrateDatabase(config.databaseUrl);
-  const { worker, close } = await createAutoReloadWorker({ config });
+  const { worker, client, close } = await createAutoReloadWorker({ config });
   logger.info(
     { temporalAddress: config.temporalAddress, taskQueue: config.taskQueue },
     'Worker ready',
   );
+  const running = worker.run();
+  // Awaited below; this keeps a worker failure during the schedule call from being unhandled.
+  running.catch(() => undefined);
   try {
-    await worker.run();
+    const schedule = await ensureReconcilerSchedule(client, config.taskQueue, {
+      intervalSeconds: config.reconcilerIntervalSeconds,
+    });
+    logger.info(schedule, 'Reconciler schedule ready');
+  } catch (error) {
+    // Without the schedule a lost signal strands a merchant: stop rather than run without it.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running.catch(() => undefined);
+    await close();
+    throw error;
+  }
+  try {
+    await running;
   } finally {
     await close();
     logger.info('Worker stopped');

@@ -4,3 +4,4 @@
  */
 export { merchantAutoReload } from './merchant-auto-reload';
 export { deliverNotification } from './notification-delivery';
+export { reconcileStrandedMerchants } from './reconciler';

@@ -10,6 +10,7 @@ import { createActivities } from '../../src/activities';
 import { connect, type DatabaseHandle } from '../../src/db/client';
 import { createEngine, type Engine } from '../../src/engine';
 import { logger } from '../../src/logger';
+import { createReconcilerActivities } from '../../src/reconciler/activities';
 import type { RequestLogEntry } from '../../src/sandbox/request-log';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox/server';
 import { createStripeClient, SANDBOX_SECRET_KEY } from '../../src/stripe/client';
@@ -38,7 +39,10 @@ export async function startTestSystem(name: string): Promise<TestSystem> {
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ db: database.db, stripe, ledger: engine.ledger }),
+    activities: {
+      ...createActivities({ db: database.db, stripe, ledger: engine.ledger }),
+      ...createReconcilerActivities({ db: database.db, workflows: engine.workflows }),
+    },
   });
   const running = worker.run();
 
