@@ -1,5 +1,5 @@
 /**
- * The reconciler of issue 4 item 5 ("No lost trigger") on real services: a debit whose
+ * The reconciler, which makes sure no trigger is lost, on real services: a debit whose
  * `balanceChanged` signal was lost strands the merchant until the reconciler signals it,
  * run directly or by its schedule. The SQL that finds stranded merchants is tested alone.
  */

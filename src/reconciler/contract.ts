@@ -1,5 +1,5 @@
 /**
- * The reconciler's activities as plain types (issue 4 item 5, "No lost trigger"). The
+ * The reconciler's activities as plain types. The
  * reconciler workflow imports this file as types only; `createReconcilerActivities`
  * implements it.
  */

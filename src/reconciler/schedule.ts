@@ -1,5 +1,5 @@
 /**
- * The Temporal Schedule that runs the reconciler (issue 4 item 5): every interval it starts
+ * The Temporal Schedule that runs the reconciler: every interval it starts
  * `reconcileStrandedMerchants` on the worker's task queue.
  */
 import {

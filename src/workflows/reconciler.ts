@@ -1,5 +1,5 @@
 /**
- * The reconciler of issue 4 item 5 ("No lost trigger"), run by a Temporal Schedule: finds
+ * The reconciler, run by a Temporal Schedule so that no trigger is lost: finds
  * merchants below their threshold that no signal reached (the pipeline's signal failed
  * after the debit) and sends each workflow the `balanceChanged` it missed.
  */
