@@ -169,6 +169,24 @@ const CASES: readonly InvalidCase[] = [
     ...invalid(),
   },
   {
+    name: 'credit above the largest allowed',
+    ...CREDIT,
+    body: { id: 'c', amount: '1000000.01', reason: 'r' },
+    ...invalid('body.amount'),
+  },
+  {
+    name: 'anchor on a leap second',
+    ...CREATE,
+    body: { name: 'x', billingCycleAnchor: '2016-12-31T23:59:60Z' },
+    ...invalid('body.billingCycleAnchor'),
+  },
+  {
+    name: 'anchor in year 1',
+    ...CREATE,
+    body: { name: 'x', billingCycleAnchor: '0001-01-01T00:00:00Z' },
+    ...invalid('body.billingCycleAnchor'),
+  },
+  {
     name: 'credit without a reason',
     ...CREDIT,
     body: { id: 'c', amount: '1.00' },

@@ -18,6 +18,16 @@ export function databaseUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
 }
 
+/**
+ * int8 as a JS number, refusing values a number cannot hold exactly: a wrong balance must
+ * fail loudly, never round silently.
+ */
+function parseSafeInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed)) throw new RangeError(`int8 ${value} exceeds 2^53 - 1`);
+  return parsed;
+}
+
 export function connect(url: string, options: { max?: number } = {}): DatabaseHandle {
   const sql = postgres(url, {
     max: options.max ?? 10,
@@ -28,7 +38,7 @@ export function connect(url: string, options: { max?: number } = {}): DatabaseHa
         to: 20,
         from: [20],
         serialize: (value: number) => String(value),
-        parse: (value: string) => Number(value),
+        parse: parseSafeInteger,
       },
     },
     transform: { undefined: null },

@@ -1,6 +1,6 @@
 /** The ledger as the merchant reads it, and the admin's manual credits. */
 import { type FastifyPluginCallbackTypebox, Type } from '@fastify/type-provider-typebox';
-import { parseMoney } from '../../domain/money';
+import { type Micros, formatMoney, parseMoney } from '../../domain/money';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { money, presentLedgerEntry } from '../presenters';
@@ -15,6 +15,12 @@ import {
   errorResponses,
 } from '../schemas/common';
 import { pageRequest } from './paging';
+
+/**
+ * Largest manual credit: far above any prepaid SMS balance, and far below the 9 billion
+ * that balances may reach before they stop being exact JavaScript numbers.
+ */
+const MAX_CREDIT = 1_000_000_000_000 as Micros;
 
 const LedgerEntry = Strict({
   seq: Type.Integer(),
@@ -82,9 +88,10 @@ export const ledgerRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
     async (request, reply) => {
       const merchantId = request.params.id;
       const amount = parseMoney(request.body.amount);
-      if (amount <= 0) {
-        throw new ApiError('invalid_request', 'A credit must be more than zero', [
-          { field: 'body.amount', message: 'must be more than zero' },
+      if (amount <= 0 || amount > MAX_CREDIT) {
+        const message = `must be more than zero and at most ${formatMoney(MAX_CREDIT)}`;
+        throw new ApiError('invalid_request', `A credit ${message}`, [
+          { field: 'body.amount', message },
         ]);
       }
       const currency = await deps.currencies.of(merchantId);

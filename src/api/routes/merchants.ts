@@ -90,6 +90,21 @@ const SaveWebhookEndpoint = {
   },
 };
 
+/** Anchors from this range only: the format check passes a leap second or year 0001. */
+const ANCHOR_YEARS = { first: 2000, last: 2100 };
+
+function anchorOf(raw: string): Date {
+  const anchor = new Date(raw);
+  const year = anchor.getUTCFullYear();
+  if (Number.isNaN(anchor.getTime()) || year < ANCHOR_YEARS.first || year > ANCHOR_YEARS.last) {
+    const range = `${ANCHOR_YEARS.first} to ${ANCHOR_YEARS.last}`;
+    throw new ApiError('invalid_request', `billingCycleAnchor must be an instant in ${range}`, [
+      { field: 'body.billingCycleAnchor', message: `must be an instant in ${range}` },
+    ]);
+  }
+  return anchor;
+}
+
 /** Only absolute http(s) URLs; anything else could never receive a notification. */
 function webhookUrl(raw: string): string {
   let url: URL;
@@ -124,7 +139,7 @@ export const merchantRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
       const created = await merchants.createMerchant({
         name,
         ...(currency && { currency }),
-        ...(billingCycleAnchor && { billingCycleAnchor: new Date(billingCycleAnchor) }),
+        ...(billingCycleAnchor && { billingCycleAnchor: anchorOf(billingCycleAnchor) }),
       });
       const merchantCurrency = currency ?? 'usd';
       deps.currencies.remember(created.id, merchantCurrency);
