@@ -26,6 +26,8 @@ export interface ApiConfig {
    * answers 503: with the worker down, an Update would otherwise wait without end.
    */
   readonly workflowAnswerTimeoutMs: number;
+  /** Lets merchants register webhook URLs on loopback or private addresses (local use). */
+  readonly allowPrivateWebhookUrls: boolean;
 }
 
 /** Process settings, read once from the environment with local defaults. */
@@ -53,6 +55,14 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
   return value;
 }
 
+/** ALLOW_PRIVATE_WEBHOOK_URLS=true; off unless said, since it opens our network to merchants. */
+export function allowPrivateWebhookUrls(env: NodeJS.ProcessEnv): boolean {
+  const raw = env.ALLOW_PRIVATE_WEBHOOK_URLS;
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new Error(`ALLOW_PRIVATE_WEBHOOK_URLS must be true or false, got "${raw}"`);
+}
+
 function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   return {
     host: env.API_HOST ?? '127.0.0.1',
@@ -68,6 +78,7 @@ function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     },
     bodyLimitBytes: positiveInteger(env, 'API_BODY_LIMIT_BYTES', 256 * 1024),
     workflowAnswerTimeoutMs: positiveInteger(env, 'WORKFLOW_ANSWER_TIMEOUT_MS', 10_000),
+    allowPrivateWebhookUrls: allowPrivateWebhookUrls(env),
   };
 }
 

@@ -211,6 +211,8 @@ async function startParts(
     PIPELINE_API_KEY: secrets.pipelineApiKey,
     ...(secrets.webhookSecret ? { STRIPE_WEBHOOK_SECRET: secrets.webhookSecret } : {}),
     ...(parts.sandbox ? { STRIPE_API_URL: parts.sandbox.url } : {}),
+    // On one's own machine the merchant is oneself, and a test receiver runs on localhost.
+    ALLOW_PRIVATE_WEBHOOK_URLS: process.env.ALLOW_PRIVATE_WEBHOOK_URLS ?? 'true',
   });
   await together([
     async () => {

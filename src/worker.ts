@@ -38,7 +38,12 @@ export async function createAutoReloadWorker(options: WorkerOptions) {
   const clientConnection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
   const activities = {
-    ...createActivities({ db: database.db, stripe, ledger: createLedger(database) }),
+    ...createActivities({
+      db: database.db,
+      stripe,
+      ledger: createLedger(database),
+      allowPrivateNotificationUrls: config.api.allowPrivateWebhookUrls,
+    }),
     ...createReconcilerActivities({
       db: database.db,
       workflows: createMerchantWorkflows(client, config.taskQueue),

@@ -156,8 +156,10 @@ export interface NotificationRequest {
 }
 
 /** Delivered (now or by an earlier attempt), or dropped because there is nowhere to send. */
+/** `refused_url`: the endpoint points inside our network and was not called. */
 export type NotificationOutcome =
-  { readonly delivered: true } | { readonly delivered: false; readonly reason: 'no_endpoint' };
+  | { readonly delivered: true }
+  | { readonly delivered: false; readonly reason: 'no_endpoint' | 'refused_url' };
 
 export interface AutoReloadActivities {
   loadMerchant(merchantId: string): Promise<MerchantSnapshot>;

@@ -38,6 +38,8 @@ export interface ActivityDeps {
   readonly ledger: LedgerForActivities;
   /** Milliseconds since the epoch; replaced in tests that need another "now". */
   readonly now?: () => number;
+  /** Deliver notifications to loopback and private addresses too; off by default. */
+  readonly allowPrivateNotificationUrls?: boolean;
 }
 
 async function requireBalance(
@@ -87,7 +89,12 @@ export function createActivities(deps: ActivityDeps): AutoReloadActivities {
 
     async notifyMerchant(request) {
       const { attempt } = Context.current().info;
-      const outcome = await deliverNotification({ db: deps.db, now }, request, attempt);
+      const delivery = {
+        db: deps.db,
+        now,
+        allowPrivateUrls: deps.allowPrivateNotificationUrls ?? false,
+      };
+      const outcome = await deliverNotification(delivery, request, attempt);
       const { notificationId, type } = request;
       Context.current().log.info('Notification settled', { notificationId, type, ...outcome });
       return outcome;

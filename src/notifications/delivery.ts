@@ -9,12 +9,15 @@ import type { Database } from '../db/client';
 import { notificationAttempts, notifications } from '../db/schema';
 import { findWebhookEndpoint } from './endpoints';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signNotification } from './signing';
+import { refusedAtDelivery } from './url-policy';
 
 /** How long the merchant's server has to answer one delivery. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
 
 export interface DeliveryDeps {
   readonly db: Database;
+  /** Deliver to loopback and private addresses too (a laptop running everything). */
+  readonly allowPrivateUrls?: boolean;
   /** Milliseconds since the epoch; replaced in tests that need another "now". */
   readonly now?: () => number;
 }
@@ -127,6 +130,34 @@ async function markDelivered(db: Database, notificationId: string): Promise<void
 }
 
 /**
+ * Refuses a destination inside our network, with an attempt row saying why, and without a
+ * retry: the merchant has to change the URL. A failed name lookup is retried like any
+ * delivery that got no answer.
+ */
+async function checkDestination(
+  deps: DeliveryDeps,
+  notificationId: string,
+  attempt: number,
+  url: string,
+): Promise<NotificationOutcome | null> {
+  if (deps.allowPrivateUrls === true) return null;
+  const started = performance.now();
+  let reason: string | null;
+  try {
+    reason = await refusedAtDelivery(new URL(url));
+  } catch (error) {
+    const durationMs = Math.round(performance.now() - started);
+    const failure = { statusCode: null, error: describeFailure(error), durationMs };
+    await recordAttempt(deps.db, notificationId, attempt, url, failure);
+    throw new NotificationDeliveryError(notificationId, attempt, null, { cause: error });
+  }
+  if (reason === null) return null;
+  const refused = { statusCode: null, error: `refused: ${reason}`, durationMs: 0 };
+  await recordAttempt(deps.db, notificationId, attempt, url, refused);
+  return { delivered: false, reason: 'refused_url' };
+}
+
+/**
  * Stores the notification (once, whatever the number of attempts) and POSTs it to the
  * merchant's endpoint. `attempt` is Temporal's attempt number, recorded with the answer.
  *
@@ -142,6 +173,9 @@ export async function deliverNotification(
 
   const endpoint = await findWebhookEndpoint(deps.db, request.merchantId);
   if (endpoint === null) return { delivered: false, reason: 'no_endpoint' };
+
+  const refusal = await checkDestination(deps, body.id, attempt, endpoint.url);
+  if (refusal !== null) return refusal;
 
   const json = JSON.stringify(body);
   const timestampSec = Math.floor((deps.now ?? Date.now)() / 1000);

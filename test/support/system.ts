@@ -40,7 +40,13 @@ export async function startTestSystem(name: string): Promise<TestSystem> {
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: {
-      ...createActivities({ db: database.db, stripe, ledger: engine.ledger }),
+      // Test receivers listen on 127.0.0.1.
+      ...createActivities({
+        db: database.db,
+        stripe,
+        ledger: engine.ledger,
+        allowPrivateNotificationUrls: true,
+      }),
       ...createReconcilerActivities({ db: database.db, workflows: engine.workflows }),
     },
   });

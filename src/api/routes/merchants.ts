@@ -2,6 +2,7 @@
 import { type FastifyPluginCallbackTypebox, Type } from '@fastify/type-provider-typebox';
 import { readMerchant } from '../../merchants/reads';
 import { saveWebhookEndpoint } from '../../notifications/endpoints';
+import { refusedAtSave } from '../../notifications/url-policy';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { money, presentMerchant } from '../presenters';
@@ -105,8 +106,11 @@ function anchorOf(raw: string): Date {
   return anchor;
 }
 
-/** Only absolute http(s) URLs; anything else could never receive a notification. */
-function webhookUrl(raw: string): string {
+/**
+ * Only absolute http(s) URLs (anything else could never receive a notification), and not
+ * on our own network unless the deployment allows it.
+ */
+function webhookUrl(raw: string, allowPrivate: boolean): string {
   let url: URL;
   try {
     url = new URL(raw);
@@ -118,6 +122,12 @@ function webhookUrl(raw: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ApiError('invalid_request', 'url must be an absolute http or https URL', [
       { field: 'body.url', message: `scheme ${url.protocol} is not allowed` },
+    ]);
+  }
+  const refused = allowPrivate ? null : refusedAtSave(url);
+  if (refused !== null) {
+    throw new ApiError('invalid_request', 'url must point at a public address', [
+      { field: 'body.url', message: refused },
     ]);
   }
   return url.toString();
@@ -182,7 +192,7 @@ export const merchantRoutes: FastifyPluginCallbackTypebox<{ deps: ApiDeps }> = (
     '/v1/merchants/:id/webhook-endpoint',
     { schema: SaveWebhookEndpoint, config: { access: ['admin', 'merchant'] } },
     async (request) => {
-      const url = webhookUrl(request.body.url);
+      const url = webhookUrl(request.body.url, deps.config.allowPrivateWebhookUrls);
       await readMerchant(db, request.params.id);
       return saveWebhookEndpoint(db, request.params.id, url);
     },
