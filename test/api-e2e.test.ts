@@ -4,6 +4,8 @@
  * is declined and replaced, and the decision log tells the story in order.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createPipelineClient, PipelineRequestError } from '../src/client/pipeline-client';
 import { ADMIN_KEY, PIPELINE_KEY, startTestApi, type TestApi } from './support/api';
@@ -182,8 +184,6 @@ test('the pipeline client debits, repeats, refuses and batches through HTTP', as
   });
   assert.deepEqual(await usage.recordUsage(id, { ...event, id: 'client-2', amount: '5.00' }), {
     status: 'insufficient_funds',
-    balance: '0.75',
-    ledgerSeq: 2,
   });
   assert.deepEqual(await usage.recordUsage('mer_0000000000000000', event), {
     status: 'merchant_not_found',
@@ -200,5 +200,30 @@ test('the pipeline client debits, repeats, refuses and batches through HTTP', as
   await assert.rejects(
     createPipelineClient({ baseUrl, apiKey: 'wrong' }).getBalance(id),
     (error: unknown) => error instanceof PipelineRequestError && error.code === 'unauthorized',
+  );
+});
+
+test('the pipeline client reports a non-JSON answer (a proxy error page) as a request error', async (t) => {
+  const proxy = createServer((request, response) => {
+    if (!request.url?.startsWith('/usage-api/v1/')) {
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
+    response.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.after(() => proxy.close());
+  const { port } = proxy.address() as AddressInfo;
+  // A trailing slash and a path prefix are kept: `/usage-api/v1/...`.
+  const usage = createPipelineClient({
+    baseUrl: `http://127.0.0.1:${port}/usage-api/`,
+    apiKey: PIPELINE_KEY,
+  });
+  await assert.rejects(
+    usage.getBalance('mer_0000000000000000'),
+    (error: unknown) =>
+      error instanceof PipelineRequestError &&
+      error.status === 502 &&
+      error.code === 'unexpected_answer',
   );
 });

@@ -28,12 +28,20 @@ export interface UsageInput {
 
 export type BatchUsageInput = UsageInput & { readonly merchantId: string };
 
-/** `debited` and `duplicate` mean: send. `insufficient_funds` means: do not send. */
+/**
+ * `debited` and `duplicate` mean: send. `insufficient_funds` means: do not send; a batch
+ * result carries the balance that refused it, a single answer does not.
+ */
 export type UsageOutcome =
   | {
-      readonly status: 'debited' | 'duplicate' | 'insufficient_funds';
+      readonly status: 'debited' | 'duplicate';
       readonly balance: string;
       readonly ledgerSeq: number;
+    }
+  | {
+      readonly status: 'insufficient_funds';
+      readonly balance?: string;
+      readonly ledgerSeq?: number;
     }
   | { readonly status: 'merchant_not_found' };
 
@@ -76,7 +84,8 @@ export function createPipelineClient(options: PipelineClientOptions): PipelineCl
   const timeoutMs = options.timeoutMs ?? 10_000;
 
   async function send(method: string, path: string, body?: unknown): Promise<Answer> {
-    const response = await fetch(new URL(path, options.baseUrl), {
+    // Joined as text, so a base URL with a path prefix (behind a proxy) keeps it.
+    const response = await fetch(`${options.baseUrl.replace(/\/+$/, '')}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${options.apiKey}`,
@@ -85,7 +94,13 @@ export function createPipelineClient(options: PipelineClientOptions): PipelineCl
       ...(body !== undefined && { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(timeoutMs),
     });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    const text = await response.text();
+    try {
+      return { status: response.status, body: JSON.parse(text) as Record<string, unknown> };
+    } catch {
+      // A proxy's HTML error page, say: report the status, not a JSON syntax error.
+      throw new PipelineRequestError(response.status, 'unexpected_answer', text.slice(0, 200));
+    }
   }
 
   async function getBalance(merchantId: string): Promise<BalanceAnswer> {
@@ -102,11 +117,7 @@ export function createPipelineClient(options: PipelineClientOptions): PipelineCl
       if (answer.status === 200) return { status: 'duplicate', balance, ledgerSeq };
       const code = (answer.body.error as { code?: string } | undefined)?.code;
       if (code === 'merchant_not_found') return { status: 'merchant_not_found' };
-      if (code === 'insufficient_funds') {
-        // The 402 carries no figures; the balance read after it says what refused the debit.
-        const { balance: current, ledgerSeq: seq } = await getBalance(merchantId);
-        return { status: 'insufficient_funds', balance: current, ledgerSeq: seq };
-      }
+      if (code === 'insufficient_funds') return { status: 'insufficient_funds' };
       throw errorOf(answer);
     },
 
