@@ -6,18 +6,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { autoReloadSettings, decisions, recharges } from '../src/db/schema';
-import type { AutoReloadSettings, AutoReloadStatus } from '../src/domain/auto-reload';
+import type { AutoReloadStatus } from '../src/domain/auto-reload';
 import { parseMoney } from '../src/domain/money';
 import { injectFault, sandboxRequests, startTestSystem, type TestSystem } from './support/system';
 import { waitFor } from './support/wait';
-
-const SETTINGS: AutoReloadSettings = {
-  enabled: true,
-  mode: 'fixed',
-  threshold: parseMoney('10.00'),
-  amount: parseMoney('20.00'),
-  maxPerCycle: parseMoney('100.00'),
-};
+import { BASE_SETTINGS } from './support/settings';
 
 let system: TestSystem;
 let eventCounter = 0;
@@ -30,7 +23,7 @@ after(async () => {
 });
 
 /** A merchant with a saved card, an opening credit and Auto Reload configured. */
-async function merchantWith(paymentMethod: string, opening: string, settings = SETTINGS) {
+async function merchantWith(paymentMethod: string, opening: string, settings = BASE_SETTINGS) {
   const merchant = await system.merchants.createMerchant({ name: `Shop ${paymentMethod}` });
   await system.ledger.creditManual({
     merchantId: merchant.id,

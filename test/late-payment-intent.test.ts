@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { asc, eq } from 'drizzle-orm';
 import { notifications, recharges } from '../src/db/schema';
-import type { AutoReloadSettings, AutoReloadStatus } from '../src/domain/auto-reload';
+import type { AutoReloadStatus } from '../src/domain/auto-reload';
 import { parseMoney } from '../src/domain/money';
 import { type PaymentIntentEvent, paymentIntentEventSignal } from '../src/workflows/definitions';
 import { merchantWorkflowId } from '../src/workflows/ids';
@@ -21,15 +21,9 @@ import {
 import { createTestMerchant } from './support/merchants';
 import { startTestSystem, type TestSystem } from './support/system';
 import { waitFor } from './support/wait';
+import { BASE_SETTINGS } from './support/settings';
 
 const money = parseMoney;
-const SETTINGS: AutoReloadSettings = {
-  enabled: true,
-  mode: 'fixed',
-  threshold: money('10.00'),
-  amount: money('20.00'),
-  maxPerCycle: money('100.00'),
-};
 
 let system: TestSystem;
 let counter = 0;
@@ -86,7 +80,7 @@ function idleWith(status: AutoReloadStatus) {
 async function merchantAfterFirstRecharge(card: string, status: AutoReloadStatus) {
   const merchantId = await createTestMerchant(system.database, {
     balance: money('15.00'),
-    settings: SETTINGS,
+    settings: BASE_SETTINGS,
   });
   await system.merchants.savePaymentMethod(merchantId, card);
   await use(merchantId, '10.00');

@@ -23,15 +23,10 @@ import type { AutoReloadStateView } from '../src/workflows/state';
 import { createTestMerchant, testMerchantId } from './support/merchants';
 import { startTestSystem, type TestSystem } from './support/system';
 import { waitFor } from './support/wait';
+import { BASE_SETTINGS } from './support/settings';
 
 const money = parseMoney;
-const SETTINGS: AutoReloadSettings = {
-  enabled: true,
-  mode: 'fixed',
-  threshold: money('10.00'),
-  amount: money('20.00'),
-  maxPerCycle: money('50.00'),
-};
+const SETTINGS: AutoReloadSettings = { ...BASE_SETTINGS, maxPerCycle: money('50.00') };
 
 let system: TestSystem;
 let usageCounter = 0;

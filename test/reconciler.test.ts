@@ -15,14 +15,7 @@ import { reconcileStrandedMerchants } from '../src/workflows/reconciler';
 import { createTestMerchant } from './support/merchants';
 import { startTestSystem, type TestSystem } from './support/system';
 import { waitFor } from './support/wait';
-
-const SETTINGS: AutoReloadSettings = {
-  enabled: true,
-  mode: 'fixed',
-  threshold: parseMoney('10.00'),
-  amount: parseMoney('20.00'),
-  maxPerCycle: parseMoney('100.00'),
-};
+import { BASE_SETTINGS } from './support/settings';
 
 let system: TestSystem;
 let counter = 0;
@@ -64,7 +57,7 @@ async function strandedMerchant(): Promise<{ merchantId: string; ledgerSeq: numb
     reason: 'opening credit',
   });
   await system.merchants.savePaymentMethod(merchant.id, 'pm_card_visa');
-  await system.merchants.updateAutoReload(merchant.id, SETTINGS);
+  await system.merchants.updateAutoReload(merchant.id, BASE_SETTINGS);
   await waitFor('status active in Postgres', async () =>
     (await persistedStatus(merchant.id)) === 'active' ? true : undefined,
   );
@@ -109,7 +102,7 @@ describe('reconciler', () => {
     await assertStranded(merchantId, ledgerSeq);
     const aboveThreshold = await createTestMerchant(system.database, {
       balance: micros(50_000_000),
-      settings: SETTINGS,
+      settings: BASE_SETTINGS,
     });
 
     const summary = await system.env.client.workflow.execute(reconcileStrandedMerchants, {
@@ -184,7 +177,7 @@ describe('finding stranded merchants', () => {
   ): Promise<string> {
     const merchantId = await createTestMerchant(system.database, {
       balance: micros(9_000_000),
-      settings: { ...SETTINGS, ...settings },
+      settings: { ...BASE_SETTINGS, ...settings },
     });
     created.push(merchantId);
     await system.database.sql`

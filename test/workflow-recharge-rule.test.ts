@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AutoReloadSettings } from '../src/domain/auto-reload';
 import { parseMoney } from '../src/domain/money';
 import {
   type RechargeRuleInput,
@@ -12,17 +11,11 @@ import {
   decideRecharge,
   rechargeAmount,
 } from '../src/domain/recharge-rule';
+import { BASE_SETTINGS } from './support/settings';
 
 const money = parseMoney;
-const SETTINGS: AutoReloadSettings = {
-  enabled: true,
-  mode: 'fixed',
-  threshold: money('10.00'),
-  amount: money('20.00'),
-  maxPerCycle: money('100.00'),
-};
 const DUE: RechargeRuleInput = {
-  settings: SETTINGS,
+  settings: BASE_SETTINGS,
   currency: 'usd',
   balance: money('5.00'),
   cycleTotal: money('0'),
@@ -48,7 +41,7 @@ const CASES: readonly {
   },
   {
     name: 'does nothing above the threshold, even when disabled',
-    input: { balance: money('11.00'), settings: { ...SETTINGS, enabled: false } },
+    input: { balance: money('11.00'), settings: { ...BASE_SETTINGS, enabled: false } },
     verdict: { kind: 'none' },
   },
   {
@@ -64,7 +57,7 @@ const CASES: readonly {
   {
     name: 'says disabled before anything else',
     input: {
-      settings: { ...SETTINGS, enabled: false },
+      settings: { ...BASE_SETTINGS, enabled: false },
       rechargeInFlight: true,
       paymentProblem: 'payment_failed',
       hasPaymentMethod: false,
@@ -96,7 +89,7 @@ for (const row of CASES) {
 }
 
 void test('target mode charges the shortfall rounded up to the minor unit', () => {
-  const target = { ...SETTINGS, mode: 'target' as const, amount: money('50.00') };
+  const target = { ...BASE_SETTINGS, mode: 'target' as const, amount: money('50.00') };
   assert.equal(rechargeAmount(target, money('7.345'), 'usd'), money('42.66'));
   assert.equal(rechargeAmount(target, money('9.999999'), 'usd'), money('40.01'));
   const yen = { ...target, threshold: money('1000'), amount: money('5000') };
@@ -104,7 +97,7 @@ void test('target mode charges the shortfall rounded up to the minor unit', () =
 });
 
 void test('target mode applies the cap to the shortfall', () => {
-  const target = { ...SETTINGS, mode: 'target' as const, amount: money('50.00') };
+  const target = { ...BASE_SETTINGS, mode: 'target' as const, amount: money('50.00') };
   const input = { ...DUE, settings: target, balance: money('5.00') };
   assert.deepEqual(decideRecharge({ ...input, cycleTotal: money('55.00') }), {
     kind: 'charge',

@@ -20,6 +20,9 @@ import { billingCycleAt } from '../../src/domain/billing-cycle';
 import type { Currency } from '../../src/domain/currency';
 import { type Micros, ZERO, addMicros, parseMoney, subtractMicros } from '../../src/domain/money';
 import { uniqueTaskQueue, workflowBundle } from './temporal';
+import { BASE_SETTINGS } from './settings';
+
+export { BASE_SETTINGS };
 
 type ActivityName = keyof AutoReloadActivities;
 type InputOf<K extends ActivityName> = Parameters<AutoReloadActivities[K]>[0];
@@ -47,13 +50,6 @@ export interface FakeMerchantOptions {
 }
 
 /** Settings most tests start from: usd, enabled, threshold 10, amount 20, cap 100. */
-export const BASE_SETTINGS: AutoReloadSettings = {
-  enabled: true,
-  mode: 'fixed',
-  threshold: parseMoney('10.00'),
-  amount: parseMoney('20.00'),
-  maxPerCycle: parseMoney('100.00'),
-};
 
 export class FakeMerchant {
   balance: Micros;
