@@ -24,6 +24,8 @@ interface RouteCase {
   readonly body?: () => unknown;
   /** Kinds of key the route admits; every other kind answers 403. */
   readonly allowed: readonly Kind[];
+  /** The error an admitted caller gets when there is nothing to serve (else 2xx). */
+  readonly emptyAnswer?: { readonly status: number; readonly code: string };
 }
 
 const ROUTES: readonly RouteCase[] = [
@@ -80,6 +82,12 @@ const ROUTES: readonly RouteCase[] = [
     allowed: ['admin', 'merchant'],
   },
   {
+    method: 'GET',
+    path: (id) => `/v1/merchants/${id}/auto-reload/authentication`,
+    allowed: ['merchant'],
+    emptyAnswer: { status: 404, code: 'nothing_to_authenticate' },
+  },
+  {
     method: 'PUT',
     path: (id) => `/v1/merchants/${id}/webhook-endpoint`,
     body: () => ({ url: 'https://shop.test/hooks' }),
@@ -131,7 +139,10 @@ describe('the auth matrix', () => {
           keyOf(kind),
           route.body?.(),
         );
-        if (allowed) {
+        if (allowed && route.emptyAnswer) {
+          assert.equal(answer.status, route.emptyAnswer.status);
+          assert.equal(errorCode(answer.body), route.emptyAnswer.code);
+        } else if (allowed) {
           assert.ok(answer.status >= 200 && answer.status < 300, JSON.stringify(answer.body));
         } else {
           assert.equal(answer.status, 403);

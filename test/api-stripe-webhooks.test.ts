@@ -172,8 +172,23 @@ describe('late success', () => {
       return first?.status === 'action_required' ? first : undefined;
     });
 
-    // The merchant authenticated on their page; Stripe reports the success.
+    // The merchant's page reads what Stripe.js needs to confirm the payment on-session.
     const intent = await api.system.stripe.paymentIntents.retrieve(recharge.paymentIntentId);
+    const pending = await api.call('GET', `${base}/auto-reload/authentication`, merchant.apiKey);
+    assert.equal(pending.status, 200);
+    assert.deepEqual(pending.body, {
+      rechargeId: (pending.body as { rechargeId: string }).rechargeId,
+      paymentIntentId: recharge.paymentIntentId,
+      amount: '20.00',
+      currency: 'usd',
+      status: intent.status,
+      clientSecret: intent.client_secret,
+    });
+    // Off-session, Stripe leaves it waiting for the cardholder to confirm it on-session.
+    assert.match(intent.client_secret ?? '', /^pi_.+_secret_/);
+    assert.equal(intent.status, 'requires_payment_method');
+
+    // The merchant authenticated on their page; Stripe reports the success.
     const succeeded = { ...intent, status: 'succeeded' as const };
     const event = signedEvent(succeeded, 'payment_intent.succeeded');
     assert.equal((await deliver(event)).body.outcome, 'signalled');
@@ -198,6 +213,9 @@ describe('late success', () => {
       .from(recharges)
       .where(eq(recharges.paymentIntentId, recharge.paymentIntentId));
     assert.equal(row?.status, 'succeeded');
+    const done = await api.call('GET', `${base}/auto-reload/authentication`, merchant.apiKey);
+    assert.equal(done.status, 404);
+    assert.equal(errorCode(done.body as Record<string, unknown>), 'nothing_to_authenticate');
   });
 });
 

@@ -420,6 +420,7 @@ for (const transport of ['inject()', 'a listening server'] as const) {
           '/v1/merchants',
           '/v1/merchants/{id}',
           '/v1/merchants/{id}/auto-reload',
+          '/v1/merchants/{id}/auto-reload/authentication',
           '/v1/merchants/{id}/auto-reload/events',
           '/v1/merchants/{id}/auto-reload/suggestion',
           '/v1/merchants/{id}/balance',

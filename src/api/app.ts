@@ -22,6 +22,7 @@ import type { ApiDeps } from './deps';
 import { handleError } from './error-handler';
 import { ApiError, errorBody } from './errors';
 import { Strict } from './schemas/common';
+import { authenticationRoutes } from './routes/authentication';
 import { autoReloadRoutes } from './routes/auto-reload';
 import { historyRoutes } from './routes/history';
 import { ledgerRoutes } from './routes/ledger';
@@ -173,6 +174,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     usageRoutes,
     ledgerRoutes,
     autoReloadRoutes,
+    authenticationRoutes,
     historyRoutes,
     stripeWebhookRoutes,
     operationsRoutes,

@@ -14,6 +14,7 @@ export const API_ERRORS = {
   forbidden: { status: 403, message: 'This key may not use this route' },
   not_found: { status: 404, message: 'No such route' },
   merchant_not_found: { status: 404, message: 'No such merchant' },
+  nothing_to_authenticate: { status: 404, message: 'No recharge is waiting for authentication' },
   method_not_allowed: { status: 405, message: 'This route does not accept that method' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json' },

@@ -118,6 +118,20 @@ export async function listDecisions(
   return toPage(rows, limit);
 }
 
+/** The newest recharge waiting for the cardholder to authenticate, if there is one. */
+export async function rechargeAwaitingAuthentication(
+  db: Database,
+  merchantId: string,
+): Promise<RechargeRow | null> {
+  const [row] = await db
+    .select()
+    .from(recharges)
+    .where(and(eq(recharges.merchantId, merchantId), eq(recharges.status, 'action_required')))
+    .orderBy(desc(recharges.createdAt), desc(recharges.id))
+    .limit(1);
+  return row ?? null;
+}
+
 /** Auto Reload's totals per cycle key, for the given keys (missing keys are zero). */
 export async function cycleTotals(
   db: Database,
