@@ -61,6 +61,45 @@ async function createPaymentIntent(
 }
 
 /**
+ * The PaymentIntent an earlier try of this recharge made, if any: by the id saved on the
+ * recharge, else among the customer's PaymentIntents by the `recharge_id` metadata. Listing
+ * by customer is strongly consistent, where Stripe's search can lag by a minute.
+ */
+async function findExistingIntent(
+  deps: ChargeDeps,
+  request: ChargeRequest,
+  customerId: string,
+): Promise<Stripe.PaymentIntent | null> {
+  const [row] = await deps.db
+    .select({ paymentIntentId: recharges.paymentIntentId })
+    .from(recharges)
+    .where(eq(recharges.id, request.rechargeId));
+  if (row?.paymentIntentId) return deps.stripe.paymentIntents.retrieve(row.paymentIntentId);
+  const recent = await deps.stripe.paymentIntents.list({ customer: customerId, limit: 100 });
+  return recent.data.find((intent) => intent.metadata?.recharge_id === request.rechargeId) ?? null;
+}
+
+/** Settles the recharge from a PaymentIntent found after a lost answer. */
+async function settleFoundIntent(
+  deps: ChargeDeps,
+  request: ChargeRequest,
+  intent: Stripe.PaymentIntent,
+): Promise<ChargeSucceeded> {
+  const failure = intent.last_payment_error;
+  if (intent.status !== 'requires_payment_method' || failure == null) {
+    return acceptIntent(deps, request, intent);
+  }
+  // Declined: classified exactly as if the create call had answered with the decline.
+  const declined = Object.assign(new Error(failure.message ?? 'The card was declined'), {
+    type: 'StripeCardError',
+    code: failure.code,
+    decline_code: failure.decline_code,
+    payment_intent: { id: intent.id },
+  });
+  return rejectCharge(deps, request, declined);
+}
+
+/**
  * Charges the merchant's saved card. Transient failures are rethrown so that Temporal
  * retries with the same idempotency key; declines, authentication and configuration
  * problems are recorded on the recharge and thrown as non-retryable failures.
@@ -68,6 +107,7 @@ async function createPaymentIntent(
 export async function chargeCard(
   deps: ChargeDeps,
   request: ChargeRequest,
+  activityAttempt = 1,
 ): Promise<ChargeSucceeded> {
   const merchant = await findMerchant(deps.db, request.merchantId);
   if (!merchant.stripeCustomerId || !merchant.paymentMethod) {
@@ -79,6 +119,13 @@ export async function chargeCard(
     });
   }
   await recordPendingRecharge(deps, request, merchant.currency);
+
+  // A retry may follow a charge that happened although its answer was lost or saved as an
+  // error (Stripe replays a saved 500 for the same key): look before charging again.
+  if (activityAttempt > 1) {
+    const found = await findExistingIntent(deps, request, merchant.stripeCustomerId);
+    if (found !== null) return settleFoundIntent(deps, request, found);
+  }
 
   let intent: Stripe.PaymentIntent;
   try {

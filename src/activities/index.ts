@@ -79,7 +79,7 @@ export function createActivities(deps: ActivityDeps): AutoReloadActivities {
 
     saveStatus: ({ merchantId, status }) => saveStatus(deps.db, merchantId, status),
 
-    chargeCard: (request) => chargeCard(deps, request),
+    chargeCard: (request) => chargeCard(deps, request, Context.current().info.attempt),
 
     creditRecharge: (request) => deps.ledger.creditRecharge(request),
 
