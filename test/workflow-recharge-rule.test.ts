@@ -45,6 +45,16 @@ const CASES: readonly {
     verdict: { kind: 'none' },
   },
   {
+    name: 'charges the 10th recharge of a day',
+    input: { rechargesInLastDay: 9 },
+    verdict: { kind: 'charge', amount: money('20.00') },
+  },
+  {
+    name: 'holds back an 11th recharge within 24 hours',
+    input: { rechargesInLastDay: 10 },
+    verdict: { kind: 'skip', reason: 'rate_limited' },
+  },
+  {
     name: 'charges when the cap is met exactly',
     input: { cycleTotal: money('80.00') },
     verdict: { kind: 'charge', amount: money('20.00') },

@@ -125,3 +125,45 @@ void test('the cap starts again at each month end, with the anchor day clamped',
   assert.equal(typedSearchAttributes.get(MERCHANT_ID_KEY), id);
   assert.equal(typedSearchAttributes.get(AUTO_RELOAD_STATUS_KEY), 'active');
 });
+
+void test('the runaway guard stops the 11th recharge in 24 hours, and resumes after', async (t) => {
+  const { merchant, handle } = await startMerchant(t, env, worker, fakes, {
+    balance: '5.00',
+    settings: { maxPerCycle: money('1000.00') },
+  });
+  await waitForState(handle, (s) => s.attemptsMade === 1 && s.inFlight === null, '1st charge');
+  // Each debit of 20.00 drains the balance below the threshold again: ten recharges.
+  for (let charge = 2; charge <= 10; charge += 1) {
+    await handle.signal(balanceChangedSignal, merchant.debit('20.00'));
+    await waitForState(
+      handle,
+      (s) => s.attemptsMade === charge && s.inFlight === null,
+      `charge ${charge}`,
+    );
+  }
+
+  await handle.signal(balanceChangedSignal, merchant.debit('20.00'));
+  const held = await waitForState(
+    handle,
+    (s) => s.lastDecision?.outcome === 'skipped' && s.inFlight === null,
+    'the 11th recharge held back',
+  );
+  assert.equal(held.attemptsMade, 10);
+  assert.equal(held.rechargesInLastDay, 10);
+  assert.equal(held.status, 'active');
+  assert.deepEqual(merchant.decisions().at(-1), { outcome: 'skipped', reason: 'rate_limited' });
+  const until = held.rateLimitedUntil ?? '';
+  assert.ok(Date.parse(until) > (await env.currentTimeMs()), `resumes later, at ${until}`);
+  assert.equal(merchant.callsOf('chargeCard').length, 10);
+
+  // Once the first recharge is 24 hours old, charging resumes by itself.
+  await skipTo(new Date(Date.parse(until) + 1_000).toISOString());
+  const resumed = await waitForState(
+    handle,
+    (s) => s.attemptsMade === 11 && s.inFlight === null,
+    'the 11th charge after the window',
+  );
+  assert.equal(merchant.callsOf('chargeCard').length, 11);
+  // The other nine of the first day are still inside the window: it is full again.
+  assert.equal(resumed.rechargesInLastDay, 10);
+});

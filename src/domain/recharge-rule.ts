@@ -21,7 +21,19 @@ export interface RechargeRuleInput {
   readonly rechargeInFlight: boolean;
   readonly hasPaymentMethod: boolean;
   readonly paymentProblem: PaymentProblem | null;
+  /**
+   * Recharges started in the last 24 hours, for the runaway guard; the guard is off when
+   * absent (histories recorded before it existed decide without it).
+   */
+  readonly rechargesInLastDay?: number;
 }
+
+/**
+ * The runaway guard (SPEC 3.6): at most this many recharges in any 24 hours, whatever the
+ * usage. Users of comparable products found 29 charges in 9 days; a loop stops here.
+ */
+export const MAX_RECHARGES_PER_DAY = 10;
+export const RECHARGE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /**
  * `none`: the balance is at or above the threshold, which is not a decision and is never
@@ -56,6 +68,7 @@ function blockingReason(input: RechargeRuleInput): SkipReason | null {
   if (input.rechargeInFlight) return 'in_flight';
   if (input.paymentProblem !== null) return input.paymentProblem;
   if (!input.hasPaymentMethod) return 'no_payment_method';
+  if ((input.rechargesInLastDay ?? 0) >= MAX_RECHARGES_PER_DAY) return 'rate_limited';
   return null;
 }
 

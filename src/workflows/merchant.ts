@@ -30,6 +30,7 @@ import { LatePayments } from './late-payment';
 import { MerchantNotifier } from './notifications';
 import { publishStatus } from './publish';
 import { type RechargeHooks, RechargeRunner } from './recharge';
+import { RunawayGuard } from './runaway-guard';
 import { assertValidSettings, pickSettings } from './settings-update';
 import {
   type AutoReloadStateView,
@@ -58,9 +59,13 @@ export class MerchantAutoReload {
   private readonly recharges: RechargeRunner;
   private readonly notifier: MerchantNotifier;
   private readonly latePayments: LatePayments;
+  private readonly guard: RunawayGuard;
 
   constructor(private readonly state: MerchantState) {
     this.notifier = new MerchantNotifier(state);
+    this.guard = new RunawayGuard(state, () => {
+      this.needsEvaluation = true;
+    });
     this.recharges = new RechargeRunner(state, this.hooks(), this.notifier);
     const chargeRunning = () => this.recharges.running;
     this.latePayments = new LatePayments(state, this.notifier, { ...this.hooks(), chargeRunning });
@@ -168,6 +173,7 @@ export class MerchantAutoReload {
     if (this.settingsChanged) s.capReachedCycleKey = null;
     this.settingsChanged = false;
     this.notifier.checkBalanceLow();
+    const rechargesInLastDay = this.guard.rechargesInLastDay();
     const verdict = decideRecharge({
       settings: s.settings,
       currency: s.currency,
@@ -176,12 +182,18 @@ export class MerchantAutoReload {
       rechargeInFlight: s.inFlight !== null,
       hasPaymentMethod: s.hasPaymentMethod,
       paymentProblem: s.paymentProblem,
+      ...(rechargesInLastDay !== undefined && { rechargesInLastDay }),
     });
     this.evaluations += 1;
-    if (verdict.kind === 'charge') this.recharges.start(verdict.amount);
+    if (verdict.kind === 'charge') {
+      this.guard.recordStart();
+      this.recharges.start(verdict.amount);
+    }
     // A charge raises the total, new settings may lower the cap: both can cross a level.
     this.notifier.checkCapWarnings();
-    if (verdict.kind === 'skip') await this.recordSkip(verdict.reason);
+    if (verdict.kind !== 'skip') return;
+    if (verdict.reason === 'rate_limited') this.guard.holdUntilWindowFrees();
+    await this.recordSkip(verdict.reason);
   }
 
   /**

@@ -8,7 +8,8 @@ import { formatInCurrency } from '../domain/currency';
 import type { Micros } from '../domain/money';
 import { AUTO_RELOAD_STATUS_KEY, MERCHANT_ID_KEY } from '../temporal/search-attributes';
 import { store } from './activities';
-import { type MerchantState, deriveStatus } from './state';
+import { MAX_RECHARGES_PER_DAY } from '../domain/recharge-rule';
+import { type MerchantState, deriveStatus, rateLimitedUntil } from './state';
 
 /** Marks histories in which the transient `recharging` status is not written to Postgres. */
 const PERSIST_SETTLED_STATUS_PATCH = 'persist-settled-status';
@@ -40,9 +41,14 @@ function whyNotRecharging(state: MerchantState, status: AutoReloadStatus): strin
       return 'The bank asks the merchant to authenticate the last charge.';
     case 'retry_scheduled':
       return 'The last charge was declined; a new attempt is scheduled.';
-    case 'active':
+    case 'active': {
+      const until = rateLimitedUntil(state, Date.now());
+      if (until !== null) {
+        return `At most ${MAX_RECHARGES_PER_DAY} recharges in 24 hours; resumes at ${until}.`;
+      }
       if (!state.hasPaymentMethod) return 'No saved card.';
       return state.balance >= state.settings.threshold ? 'Balance is not below threshold.' : null;
+    }
   }
 }
 

@@ -7,7 +7,11 @@ import type { AutoReloadSettings, AutoReloadStatus } from '../domain/auto-reload
 import { billingCycleAt } from '../domain/billing-cycle';
 import type { Currency } from '../domain/currency';
 import { type Micros, ZERO } from '../domain/money';
-import type { PaymentProblem } from '../domain/recharge-rule';
+import {
+  MAX_RECHARGES_PER_DAY,
+  type PaymentProblem,
+  RECHARGE_WINDOW_MS,
+} from '../domain/recharge-rule';
 
 /** The billing cycle in progress and what Auto Reload added in it. */
 export interface CycleState {
@@ -66,6 +70,11 @@ export interface MerchantState {
   lastDecision: DecisionSummary | null;
   /** Durable attempt counter: part of every idempotency key, so it never goes back. */
   attemptsMade: number;
+  /**
+   * When each recharge of the last 24 hours started (ISO 8601), for the runaway guard.
+   * Absent in state carried over from runs without the guard.
+   */
+  recentRechargeStarts?: string[];
   /** Blocks charging until the merchant saves a card (or authenticates). */
   paymentProblem: PaymentProblem | null;
   /** Set when the cap refused a charge; `cap_reached` lasts while this is the cycle key. */
@@ -111,6 +120,10 @@ export interface AutoReloadStateView {
   readonly lastRecharge: RechargeSummary | null;
   readonly lastDecision: DecisionSummary | null;
   readonly attemptsMade: number;
+  /** Recharges started in the last 24 hours; at most MAX_RECHARGES_PER_DAY. */
+  readonly rechargesInLastDay: number;
+  /** While the runaway guard holds charging back: when the oldest of them leaves the window. */
+  readonly rateLimitedUntil: string | null;
 }
 
 /** Workflow time as ISO 8601; Date.now() in a workflow is the deterministic task time. */
@@ -162,6 +175,21 @@ export function deriveStatus(state: MerchantState): AutoReloadStatus {
   return 'active';
 }
 
+/** Starts of recharges within the last 24 hours before `nowMs`, oldest first. */
+export function recentStarts(state: MerchantState, nowMs: number): string[] {
+  return (state.recentRechargeStarts ?? []).filter(
+    (start) => Date.parse(start) > nowMs - RECHARGE_WINDOW_MS,
+  );
+}
+
+/** When the guard lets charging resume, or null when it does not hold it back now. */
+export function rateLimitedUntil(state: MerchantState, nowMs: number): string | null {
+  const starts = recentStarts(state, nowMs);
+  if (starts.length < MAX_RECHARGES_PER_DAY) return null;
+  const oldest = starts[starts.length - MAX_RECHARGES_PER_DAY] ?? starts[0] ?? '';
+  return new Date(Date.parse(oldest) + RECHARGE_WINDOW_MS).toISOString();
+}
+
 /** A detached copy of the state for readers; internal bookkeeping is left out. */
 export function stateView(state: MerchantState): AutoReloadStateView {
   return {
@@ -178,5 +206,7 @@ export function stateView(state: MerchantState): AutoReloadStateView {
     lastRecharge: state.lastRecharge && { ...state.lastRecharge },
     lastDecision: state.lastDecision && { ...state.lastDecision },
     attemptsMade: state.attemptsMade,
+    rechargesInLastDay: recentStarts(state, Date.now()).length,
+    rateLimitedUntil: rateLimitedUntil(state, Date.now()),
   };
 }
