@@ -20,13 +20,14 @@ const harness = FakeWorkflowHarness.perTestFile();
 
 const FAILURES: readonly {
   script: ChargeScript;
-  status: 'payment_failed' | 'action_required';
+  status: 'payment_failed' | 'action_required' | 'retry_scheduled';
   failureType: string;
   rechargeStatus: string;
 }[] = [
   {
     script: { outcome: 'softDecline', code: 'card_declined', declineCode: 'insufficient_funds' },
-    status: 'payment_failed',
+    // A new attempt follows later (the schedule is tested on the time-skipping server).
+    status: 'retry_scheduled',
     failureType: CHARGE_FAILURE_TYPES.softDecline,
     rechargeStatus: 'failed',
   },

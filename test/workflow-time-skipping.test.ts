@@ -11,7 +11,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parseMoney } from '../src/domain/money';
 import { temporalTestServerPath } from '../src/temporal/binaries';
 import { AUTO_RELOAD_STATUS_KEY, MERCHANT_ID_KEY } from '../src/temporal/search-attributes';
-import { balanceChangedSignal } from '../src/workflows/definitions';
+import { balanceChangedSignal, getStateQuery } from '../src/workflows/definitions';
 import {
   FakeActivities,
   type FakeMerchant,
@@ -166,4 +166,52 @@ void test('the runaway guard stops the 11th recharge in 24 hours, and resumes af
   assert.equal(merchant.callsOf('chargeCard').length, 11);
   // The other nine of the first day are still inside the window: it is full again.
   assert.equal(resumed.rechargesInLastDay, 10);
+});
+
+void test('soft declines retry after 1 h, 6 h and 24 h, then end in payment_failed', async (t) => {
+  const { merchant, handle } = await startMerchant(t, env, worker, fakes, { balance: '5.00' });
+  for (let i = 0; i < 4; i += 1) {
+    merchant.chargeScript.push({ outcome: 'softDecline', declineCode: 'insufficient_funds' });
+  }
+  const delaysHours = [1, 6, 24];
+  for (const [retry, hours] of delaysHours.entries()) {
+    const scheduled = await waitForState(
+      handle,
+      (s) => s.status === 'retry_scheduled' && s.attemptsMade === retry + 1,
+      `retry ${retry + 1} scheduled`,
+    );
+    assert.equal(scheduled.lastRecharge?.status, 'failed');
+    // Just before the retry is due nothing happens; just after, a new attempt is made. After
+    // the first, the clock already stands a minute past the attempt that scheduled it.
+    const alreadyPast = retry === 0 ? 0 : 60_000;
+    await env.sleep(hours * HOUR_MS - 60_000 - alreadyPast);
+    assert.equal((await handle.query(getStateQuery)).attemptsMade, retry + 1);
+    await env.sleep(120_000);
+  }
+  const failed = await waitForState(
+    handle,
+    (s) => s.status === 'payment_failed' && s.attemptsMade === 4,
+    'payment_failed after the last retry',
+  );
+  assert.equal(failed.inFlight, null);
+  const keys = merchant.callsOf('chargeCard').map((charge) => charge.idempotencyKey);
+  assert.equal(new Set(keys).size, 4);
+  assert.deepEqual(
+    merchant.decisions().map((d) => d.outcome),
+    ['charged', 'failed', 'charged', 'failed', 'charged', 'failed', 'charged', 'failed'],
+  );
+});
+
+void test('a soft decline followed by a success returns to active and starts the schedule over', async (t) => {
+  const { merchant, handle } = await startMerchant(t, env, worker, fakes, { balance: '5.00' });
+  merchant.chargeScript.push({ outcome: 'softDecline', declineCode: 'try_again_later' });
+  await waitForState(handle, (s) => s.status === 'retry_scheduled', 'a retry scheduled');
+  await env.sleep(HOUR_MS + 60_000);
+  const recovered = await waitForState(
+    handle,
+    (s) => s.status === 'active' && s.attemptsMade === 2 && s.inFlight === null,
+    'the retry succeeded',
+  );
+  assert.equal(recovered.lastRecharge?.status, 'succeeded');
+  assert.equal(recovered.balance, money('25.00'));
 });

@@ -35,6 +35,7 @@ export const SKIP_REASONS = [
   'no_payment_method',
   'payment_failed',
   'action_required',
+  'retry_scheduled',
   'rate_limited',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];

@@ -10,7 +10,7 @@ import { type Micros, addMicros, subtractMicros } from './money';
  * A payment problem that blocks new charges until the merchant acts (saves a card or
  * completes authentication). Named after the status it produces.
  */
-export type PaymentProblem = 'payment_failed' | 'action_required';
+export type PaymentProblem = 'payment_failed' | 'action_required' | 'retry_scheduled';
 
 export interface RechargeRuleInput {
   readonly settings: AutoReloadSettings;

@@ -73,9 +73,8 @@ export function chargeFailureOf(error: unknown): ChargeFailure | undefined {
 }
 
 /**
- * Maps a failure to its response. Every failure stops charging for now; soft declines
- * are where the dunning schedule (SPEC 3.6: `retry_scheduled`, new attempts after 1 h,
- * 6 h, 24 h) will plug in, by returning a retry instead of a problem.
+ * Maps a failure to its response: every failure stops charging for now. Soft declines go
+ * through the dunning schedule instead (dunning.ts), in histories recorded with it.
  */
 export function failureResponse(type: ChargeFailure['type']): FailureResponse {
   switch (type) {
@@ -86,10 +85,8 @@ export function failureResponse(type: ChargeFailure['type']): FailureResponse {
     case CHARGE_FAILURE_TYPES.configuration:
       return { problem: 'payment_failed', rechargeStatus: 'failed' };
     case 'unknown':
-      // Known shortcoming: the charge may have succeeded at Stripe. Before any new
-      // attempt (which mints a new idempotency key) the existing PaymentIntent must be
-      // looked up by recharge id (SPEC 3.6) and credited if it succeeded; until that
-      // lookup exists we stop and let the merchant's next card save re-arm charging.
+      // Stripe could not be asked even to look the PaymentIntent up (each retry of the
+      // charge does): stop, and let a late webhook or the merchant's next card save move on.
       return { problem: 'payment_failed', rechargeStatus: 'failed' };
   }
 }

@@ -31,6 +31,7 @@ import { MerchantNotifier } from './notifications';
 import { publishStatus } from './publish';
 import { type RechargeHooks, RechargeRunner } from './recharge';
 import { RunawayGuard } from './runaway-guard';
+import { Dunning } from './dunning';
 import { assertValidSettings, pickSettings } from './settings-update';
 import {
   type AutoReloadStateView,
@@ -60,13 +61,16 @@ export class MerchantAutoReload {
   private readonly notifier: MerchantNotifier;
   private readonly latePayments: LatePayments;
   private readonly guard: RunawayGuard;
+  private readonly dunning: Dunning;
 
   constructor(private readonly state: MerchantState) {
     this.notifier = new MerchantNotifier(state);
-    this.guard = new RunawayGuard(state, () => {
+    const evaluateAgain = () => {
       this.needsEvaluation = true;
-    });
-    this.recharges = new RechargeRunner(state, this.hooks(), this.notifier);
+    };
+    this.guard = new RunawayGuard(state, evaluateAgain);
+    this.dunning = new Dunning(state, evaluateAgain);
+    this.recharges = new RechargeRunner(state, this.hooks(), this.notifier, this.dunning);
     const chargeRunning = () => this.recharges.running;
     this.latePayments = new LatePayments(state, this.notifier, { ...this.hooks(), chargeRunning });
   }
@@ -106,6 +110,8 @@ export class MerchantAutoReload {
 
   /** Runs the main loop; returns the state to carry over once continue-as-new is due. */
   async runUntilContinueAsNew(): Promise<MerchantState> {
+    // A retry scheduled in an earlier run still needs its timer in this one.
+    this.dunning.arm();
     for (;;) {
       this.armCycleTimer();
       // Waking when continue-as-new is due matters even without work: ignored (stale)
@@ -288,6 +294,7 @@ export class MerchantAutoReload {
     if (change.hasPaymentMethod && s.paymentProblem !== null) {
       log.info('Payment problem cleared by a saved card', { problem: s.paymentProblem });
       s.paymentProblem = null;
+      this.dunning.reset();
     }
     this.needsEvaluation = true;
   }

@@ -40,7 +40,7 @@ function whyNotRecharging(state: MerchantState, status: AutoReloadStatus): strin
     case 'action_required':
       return 'The bank asks the merchant to authenticate the last charge.';
     case 'retry_scheduled':
-      return 'The last charge was declined; a new attempt is scheduled.';
+      return `The last charge was declined; a new attempt at ${state.dunning?.retryAt ?? 'soon'}.`;
     case 'active': {
       const until = rateLimitedUntil(state, Date.now());
       if (until !== null) {

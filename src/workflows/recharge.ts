@@ -12,6 +12,7 @@ import {
 import type { AutoReloadStatus } from '../domain/auto-reload';
 import { type Micros, addMicros, subtractMicros } from '../domain/money';
 import { charges, credits } from './activities';
+import type { Dunning } from './dunning';
 import { type ChargeFailure, chargeFailureOf, failureResponse } from './charge-failure';
 import type { MerchantNotifier } from './notifications';
 import { type InFlightRecharge, type MerchantState, deriveStatus, nowIso } from './state';
@@ -51,6 +52,7 @@ export class RechargeRunner {
     private readonly state: MerchantState,
     private readonly hooks: RechargeHooks,
     private readonly notifier: MerchantNotifier,
+    private readonly dunning: Dunning,
   ) {}
 
   /** True from the decision until settlement is fully recorded; blocks continue-as-new. */
@@ -155,6 +157,7 @@ export class RechargeRunner {
     const after = await credits.creditRecharge({ merchantId, rechargeId, paymentIntentId, amount });
     this.hooks.applyBalance(after);
     this.close(recharge, true);
+    this.dunning.reset();
     const at = nowIso();
     this.state.lastRecharge = { id: rechargeId, amount, status: 'succeeded', paymentIntentId, at };
     log.info('Recharge succeeded', { rechargeId, amount, paymentIntentId });
@@ -170,7 +173,14 @@ export class RechargeRunner {
   private async fail(recharge: InFlightRecharge, failure: ChargeFailure): Promise<void> {
     const { rechargeId, amount } = recharge;
     const { type: failureType, code, declineCode, paymentIntentId } = failure;
-    const response = failureResponse(failureType);
+    // A soft decline follows the dunning schedule: a retry later, or payment_failed at its end.
+    const plan =
+      failureType === CHARGE_FAILURE_TYPES.softDecline
+        ? this.dunning.planAfterSoftDecline()
+        : undefined;
+    const response = plan
+      ? { problem: plan.problem, rechargeStatus: 'failed' as const }
+      : failureResponse(failureType);
     logFailure({ rechargeId, failureType, code, declineCode, message: failure.message });
 
     const decision: DecisionRecord = {
@@ -186,6 +196,7 @@ export class RechargeRunner {
 
     this.close(recharge, false);
     this.state.paymentProblem = response.problem;
+    if (plan) this.dunning.apply(plan);
     this.state.lastRecharge = {
       id: rechargeId,
       amount,

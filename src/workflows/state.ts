@@ -75,6 +75,11 @@ export interface MerchantState {
    * Absent in state carried over from runs without the guard.
    */
   recentRechargeStarts?: string[];
+  /**
+   * Soft declines in a row and the scheduled retry, if any (see dunning.ts). Absent when
+   * there are none, and in state carried over from runs without dunning.
+   */
+  dunning?: { softDeclines: number; retryAt: string | null };
   /** Blocks charging until the merchant saves a card (or authenticates). */
   paymentProblem: PaymentProblem | null;
   /** Set when the cap refused a charge; `cap_reached` lasts while this is the cycle key. */
