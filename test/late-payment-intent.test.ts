@@ -19,7 +19,7 @@ import {
   waitForSignalsHandled,
 } from './support/merchant-workflow';
 import { createTestMerchant } from './support/merchants';
-import { startTestSystem, type TestSystem } from './support/system';
+import { spendCredit, startTestSystem, type TestSystem, waitForView } from './support/system';
 import { waitFor } from './support/wait';
 import { BASE_SETTINGS } from './support/settings';
 
@@ -50,28 +50,6 @@ async function historyOf(merchantId: string) {
   return (await handleOf(merchantId).fetchHistory()).events ?? [];
 }
 
-async function use(merchantId: string, amount: string): Promise<void> {
-  const eventId = nextId('use');
-  const result = await system.pipeline.recordUsage({
-    merchantId,
-    eventId,
-    amount: money(amount),
-    kind: 'chat',
-  });
-  assert.equal(result.status, 'debited');
-}
-
-async function waitForState(
-  merchantId: string,
-  what: string,
-  predicate: (state: AutoReloadStateView) => boolean,
-): Promise<AutoReloadStateView> {
-  return waitFor(what, async () => {
-    const state = await system.workflows.getState(merchantId);
-    return predicate(state) ? state : undefined;
-  });
-}
-
 function idleWith(status: AutoReloadStatus) {
   return (state: AutoReloadStateView) => state.status === status && state.inFlight === null;
 }
@@ -83,8 +61,8 @@ async function merchantAfterFirstRecharge(card: string, status: AutoReloadStatus
     settings: BASE_SETTINGS,
   });
   await system.merchants.savePaymentMethod(merchantId, card);
-  await use(merchantId, '10.00');
-  const state = await waitForState(merchantId, `status ${status}`, (s) => {
+  await spendCredit(system, merchantId, '10.00');
+  const state = await waitForView(system, merchantId, `status ${status}`, (s) => {
     return idleWith(status)(s) && s.attemptsMade === 1;
   });
   return { merchantId, state };
@@ -143,7 +121,8 @@ describe('late PaymentIntent events', () => {
     await handle.signal(paymentIntentEventSignal, event);
     await handle.signal(paymentIntentEventSignal, { ...event, eventId: nextId('evt') });
 
-    const state = await waitForState(
+    const state = await waitForView(
+      system,
       merchantId,
       'active after the late credit',
       idleWith('active'),
@@ -180,8 +159,8 @@ describe('late PaymentIntent events', () => {
   test('a success for a recharge credited long ago changes nothing', async () => {
     const { merchantId } = await merchantAfterFirstRecharge('pm_card_visa', 'active');
     // A second recharge, so that the first is no longer the last one the state knows.
-    await use(merchantId, '20.00');
-    const before = await waitForState(merchantId, 'the 2nd recharge', (s) => {
+    await spendCredit(system, merchantId, '20.00');
+    const before = await waitForView(system, merchantId, 'the 2nd recharge', (s) => {
       return idleWith('active')(s) && s.attemptsMade === 2;
     });
     const [first] = await rechargesOf(merchantId);
@@ -194,7 +173,7 @@ describe('late PaymentIntent events', () => {
     });
 
     assert.ok(signalsHandled(events, SIGNAL, 1));
-    const after = await waitForState(merchantId, 'idle', idleWith('active'));
+    const after = await waitForView(system, merchantId, 'idle', idleWith('active'));
     assert.deepEqual(after, before);
     assert.equal((await system.ledger.readBalance(merchantId))?.balance, before.balance);
     assert.equal((await rechargeEntries(merchantId, first.paymentIntentId ?? '')).length, 1);

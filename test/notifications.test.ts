@@ -21,7 +21,7 @@ import {
 } from '../src/notifications/signing';
 import type { AutoReloadStateView } from '../src/workflows/state';
 import { createTestMerchant, testMerchantId } from './support/merchants';
-import { startTestSystem, type TestSystem } from './support/system';
+import { spendCredit, startTestSystem, type TestSystem, waitForView } from './support/system';
 import { waitFor } from './support/wait';
 import { BASE_SETTINGS } from './support/settings';
 
@@ -29,7 +29,6 @@ const money = parseMoney;
 const SETTINGS: AutoReloadSettings = { ...BASE_SETTINGS, maxPerCycle: money('50.00') };
 
 let system: TestSystem;
-let usageCounter = 0;
 
 before(async () => {
   system = await startTestSystem('notifications');
@@ -102,29 +101,6 @@ async function waitForDeliveries(receiver: Receiver, count: number): Promise<Rec
   );
 }
 
-async function use(merchantId: string, amount: string): Promise<void> {
-  usageCounter += 1;
-  const eventId = `use-${usageCounter}`;
-  const result = await system.pipeline.recordUsage({
-    merchantId,
-    eventId,
-    amount: money(amount),
-    kind: 'campaign',
-  });
-  assert.equal(result.status, 'debited');
-}
-
-async function waitForState(
-  merchantId: string,
-  what: string,
-  predicate: (state: AutoReloadStateView) => boolean,
-): Promise<AutoReloadStateView> {
-  return waitFor(what, async () => {
-    const state = await system.workflows.getState(merchantId);
-    return predicate(state) ? state : undefined;
-  });
-}
-
 function idleWith(status: AutoReloadStatus, attemptsMade: number) {
   return (state: AutoReloadStateView) =>
     state.status === status && state.inFlight === null && state.attemptsMade === attemptsMade;
@@ -165,20 +141,20 @@ describe('merchant notifications', () => {
     await system.merchants.updateAutoReload(merchantId, SETTINGS);
 
     // 30 - 25 = 5: low, charge 20 (40 % of 50), credited to 25.
-    await use(merchantId, '25.00');
-    await waitForState(merchantId, '1st recharge', idleWith('active', 1));
+    await spendCredit(system, merchantId, '25.00');
+    await waitForView(system, merchantId, '1st recharge', idleWith('active', 1));
     // 25 - 20 = 5: low, charge 20 (80 %), credited.
-    await use(merchantId, '20.00');
-    await waitForState(merchantId, '2nd recharge', idleWith('active', 2));
+    await spendCredit(system, merchantId, '20.00');
+    await waitForView(system, merchantId, '2nd recharge', idleWith('active', 2));
     // 25 - 20 = 5: low, and 40 + 20 would pass 50.
-    await use(merchantId, '20.00');
-    const capped = await waitForState(merchantId, 'cap reached', idleWith('cap_reached', 2));
+    await spendCredit(system, merchantId, '20.00');
+    const capped = await waitForView(system, merchantId, 'cap reached', idleWith('cap_reached', 2));
     // Raised to 60: the third charge takes the total to 100 %, past 90 on the way.
     await system.merchants.updateAutoReload(merchantId, {
       ...SETTINGS,
       maxPerCycle: money('60.00'),
     });
-    await waitForState(merchantId, '3rd recharge', idleWith('active', 3));
+    await waitForView(system, merchantId, '3rd recharge', idleWith('active', 3));
 
     const received = await waitForDeliveries(receiver, 12);
     const counts = Object.fromEntries(
@@ -326,8 +302,8 @@ describe('merchant notifications', () => {
       card: 'pm_card_chargeCustomerFail',
       balance: '15.00',
     });
-    await use(merchantId, '10.00');
-    await waitForState(merchantId, 'payment_failed', idleWith('payment_failed', 1));
+    await spendCredit(system, merchantId, '10.00');
+    await waitForView(system, merchantId, 'payment_failed', idleWith('payment_failed', 1));
 
     const received = await waitForDeliveries(receiver, 2);
     const [row] = await system.database.db
@@ -356,8 +332,8 @@ describe('merchant notifications', () => {
       card: 'pm_card_authenticationRequired',
       balance: '15.00',
     });
-    await use(merchantId, '10.00');
-    await waitForState(merchantId, 'action_required', idleWith('action_required', 1));
+    await spendCredit(system, merchantId, '10.00');
+    await waitForView(system, merchantId, 'action_required', idleWith('action_required', 1));
 
     const received = await waitForDeliveries(receiver, 2);
     const [row] = await system.database.db

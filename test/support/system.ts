@@ -3,12 +3,15 @@
  * the shared Temporal dev server, a Stripe sandbox of its own, a worker with the real
  * activities. Call `stop()` in `after`.
  */
+import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type Stripe from 'stripe';
 import { createActivities } from '../../src/activities';
 import { connect, type DatabaseHandle } from '../../src/db/client';
 import { createEngine, type Engine } from '../../src/engine';
+import { parseMoney } from '../../src/domain/money';
+import type { UsageKind } from '../../src/ledger/types';
 import { logger } from '../../src/logger';
 import { createReconcilerActivities } from '../../src/reconciler/activities';
 import type { RequestLogEntry } from '../../src/sandbox/request-log';
@@ -16,7 +19,9 @@ import { type RunningSandbox, startSandbox } from '../../src/sandbox/server';
 import { createStripeClient, SANDBOX_SECRET_KEY } from '../../src/stripe/client';
 import { testDatabaseUrl } from './env';
 import { control } from './sandbox';
+import type { AutoReloadStateView } from '../../src/workflows/state';
 import { connectTestEnvironment, uniqueTaskQueue, workflowBundle } from './temporal';
+import { waitFor } from './wait';
 
 export interface TestSystem extends Engine {
   readonly database: DatabaseHandle;
@@ -95,4 +100,37 @@ export async function injectFault(
 /** Clears every injected fault. */
 export async function clearFaults(sandbox: RunningSandbox): Promise<void> {
   await control(sandbox.url, 'DELETE', '/_sandbox/faults');
+}
+
+let usageCounter = 0;
+
+/** Spends `amount` through the pipeline (debit, then the signal) and checks it was debited. */
+export async function spendCredit(
+  system: TestSystem,
+  merchantId: string,
+  amount: string,
+  kind: UsageKind = 'campaign',
+): Promise<void> {
+  usageCounter += 1;
+  const eventId = `spend-${process.pid}-${usageCounter}`;
+  const result = await system.pipeline.recordUsage({
+    merchantId,
+    eventId,
+    amount: parseMoney(amount),
+    kind,
+  });
+  assert.equal(result.status, 'debited');
+}
+
+/** Waits until the merchant's workflow state satisfies `predicate`; answers that state. */
+export async function waitForView(
+  system: TestSystem,
+  merchantId: string,
+  what: string,
+  predicate: (state: AutoReloadStateView) => boolean,
+): Promise<AutoReloadStateView> {
+  return waitFor(what, async () => {
+    const state = await system.workflows.getState(merchantId);
+    return predicate(state) ? state : undefined;
+  });
 }
