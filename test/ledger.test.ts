@@ -19,6 +19,7 @@ import { DEBIT_USAGE_SQL } from '../src/ledger/statements';
 import type { DebitResult, UsageEvent } from '../src/ledger/types';
 import { testDatabaseUrl } from './support/env';
 import { createTestMerchant, type TestMerchantOptions } from './support/merchants';
+import { waitFor } from './support/wait';
 
 const USD = 1_000_000;
 let handle: DatabaseHandle;
@@ -195,16 +196,14 @@ describe('usage debits', () => {
   });
 });
 
-/** Polls until this many backends wait for a row lock (a condition, not a fixed sleep). */
+/** Waits until this many backends wait for a row lock. */
 async function waitForLockWaiters(count: number): Promise<void> {
-  for (let attempt = 0; attempt < 500; attempt += 1) {
+  await waitFor(`${count} backends waiting for a row lock`, async () => {
     const [row] = await handle.sql<{ n: number }[]>`
       select count(*)::int8 as n from pg_stat_activity
       where datname = current_database() and wait_event_type = 'Lock'`;
-    if ((row?.n ?? 0) >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no ${count} backends waited for a lock within 5 s`);
+    return (row?.n ?? 0) >= count ? true : undefined;
+  });
 }
 
 describe('retries on the entry key race', () => {
