@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createPipelineClient, PipelineRequestError } from '../src/client/pipeline-client';
-import { ADMIN_KEY, PIPELINE_KEY, startTestApi, type TestApi } from './support/api';
+import { ADMIN_KEY, PIPELINE_KEY, callHttp, startTestApi, type TestApi } from './support/api';
 import { waitFor } from './support/wait';
 
 let api: TestApi;
@@ -23,16 +23,10 @@ after(async () => {
   await api.stop();
 });
 
+/** Real HTTP to the listening API; the body as a JSON object. */
 async function http(method: string, path: string, key: string, body?: unknown) {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  const answer = await callHttp(baseUrl, method, path, key, body);
+  return { status: answer.status, body: answer.body as Record<string, unknown> };
 }
 
 /** `count` usage events of `amount`, as the pipeline sends them: singles, then a batch. */

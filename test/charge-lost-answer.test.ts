@@ -53,6 +53,20 @@ async function intentsOf(merchantId: string) {
   return found.data;
 }
 
+/**
+ * The next charge happens, but Stripe saves a 500 as the answer for its key, so every
+ * retry with that key answers 500 again.
+ */
+async function saveNextChargeAsError(): Promise<void> {
+  await injectFault(system.sandbox, {
+    method: 'POST',
+    path: '/v1/payment_intents',
+    mode: 'error_after',
+    times: 1,
+    status: 500,
+  });
+}
+
 /** How many times the sandbox was asked to list PaymentIntents. */
 async function lookups(): Promise<number> {
   const served = await sandboxRequests(system.sandbox);
@@ -69,14 +83,7 @@ async function settledRecharge(merchantId: string) {
 describe('a charge whose answer was lost', () => {
   test('a success saved as a 500 (error_after) is found and credited once', async () => {
     const merchantId = await merchantWith('pm_card_visa');
-    // Stripe saves the 500 for the key: every retry with it answers 500 again.
-    await injectFault(system.sandbox, {
-      method: 'POST',
-      path: '/v1/payment_intents',
-      mode: 'error_after',
-      times: 1,
-      status: 500,
-    });
+    await saveNextChargeAsError();
     await use(merchantId, '6.00');
 
     const state = await settledRecharge(merchantId);
@@ -108,13 +115,7 @@ describe('a charge whose answer was lost', () => {
   test('a decline saved as a 500 is found and recorded as the decline it was', async () => {
     const merchantId = await merchantWith('pm_card_chargeCustomerFail');
     const lookupsBefore = await lookups();
-    await injectFault(system.sandbox, {
-      method: 'POST',
-      path: '/v1/payment_intents',
-      mode: 'error_after',
-      times: 1,
-      status: 500,
-    });
+    await saveNextChargeAsError();
     await use(merchantId, '6.00');
 
     const state = await settledRecharge(merchantId);

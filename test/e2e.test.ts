@@ -5,10 +5,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { autoReloadSettings, decisions, recharges } from '../src/db/schema';
+import { autoReloadSettings, decisions } from '../src/db/schema';
 import type { AutoReloadStatus } from '../src/domain/auto-reload';
 import { parseMoney } from '../src/domain/money';
-import { injectFault, sandboxRequests, startTestSystem, type TestSystem } from './support/system';
+import {
+  injectFault,
+  sandboxRequests,
+  startTestSystem,
+  type TestSystem,
+  persistedStatus,
+  rechargesOf,
+} from './support/system';
 import { waitFor } from './support/wait';
 import { BASE_SETTINGS } from './support/settings';
 
@@ -53,25 +60,12 @@ async function waitForStatus(merchantId: string, status: AutoReloadStatus) {
   });
 }
 
-async function rechargesOf(merchantId: string) {
-  return system.database.db.select().from(recharges).where(eq(recharges.merchantId, merchantId));
-}
-
 async function decisionsOf(merchantId: string) {
   const rows = await system.database.db
     .select()
     .from(decisions)
     .where(eq(decisions.merchantId, merchantId));
   return rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-}
-
-/** The status the workflow last wrote to Postgres; undefined before the first write. */
-async function persistedStatus(merchantId: string): Promise<string | undefined> {
-  const [row] = await system.database.db
-    .select({ status: autoReloadSettings.status })
-    .from(autoReloadSettings)
-    .where(eq(autoReloadSettings.merchantId, merchantId));
-  return row?.status;
 }
 
 async function paymentIntentsOf(merchantId: string) {
@@ -122,7 +116,7 @@ describe('end to end', () => {
     const intents = await paymentIntentsOf(merchantId);
     assert.equal(intents.length, 5);
     assert.ok(intents.every((intent) => intent.status === 'succeeded' && intent.amount === 2_000));
-    const rows = await rechargesOf(merchantId);
+    const rows = await rechargesOf(system, merchantId);
     assert.equal(rows.length, 5);
     assert.ok(rows.every((row) => row.status === 'succeeded' && row.paymentIntentId !== null));
     assert.deepEqual(
@@ -144,7 +138,7 @@ describe('end to end', () => {
     assert.equal(state.balance, parseMoney('5.00'));
     assert.equal(state.cycle.total, 0);
 
-    const [row] = await rechargesOf(merchantId);
+    const [row] = await rechargesOf(system, merchantId);
     assert.equal(row?.status, 'failed');
     assert.equal(row?.failureCode, 'card_declined');
     assert.equal(row?.declineCode, 'generic_decline');
@@ -153,14 +147,14 @@ describe('end to end', () => {
     assert.equal(failed[0]?.declineCode, 'generic_decline');
     // Postgres hears of the status just after the workflow decides it.
     await waitFor('payment_failed in Postgres', async () =>
-      (await persistedStatus(merchantId)) === 'payment_failed' ? true : undefined,
+      (await persistedStatus(system, merchantId)) === 'payment_failed' ? true : undefined,
     );
     await assertLedgerSound(merchantId);
   });
 
   test('a new merchant gets a status row with default settings before any are saved', async () => {
     const merchant = await system.merchants.createMerchant({ name: 'Shop without settings' });
-    const status = await waitFor('the status row', () => persistedStatus(merchant.id));
+    const status = await waitFor('the status row', () => persistedStatus(system, merchant.id));
     assert.equal(status, 'disabled');
     const [row] = await system.database.db
       .select()
@@ -177,7 +171,7 @@ describe('end to end', () => {
 
     const state = await waitForStatus(merchantId, 'action_required');
     assert.equal(state.balance, parseMoney('5.00'));
-    const [row] = await rechargesOf(merchantId);
+    const [row] = await rechargesOf(system, merchantId);
     assert.equal(row?.status, 'action_required');
     assert.equal(row?.failureCode, 'authentication_required');
     assert.ok(row?.paymentIntentId?.startsWith('pi_'));
@@ -205,7 +199,7 @@ describe('end to end', () => {
       (request) => request.method === 'POST' && request.path === '/v1/payment_intents',
     );
     const keys = new Set(requests.map((request) => request.idempotencyKey));
-    const rows = await rechargesOf(merchantId);
+    const rows = await rechargesOf(system, merchantId);
     assert.equal(rows.length, 1);
     assert.ok(keys.has(rows[0]?.idempotencyKey ?? ''));
     assert.ok(requests.filter((r) => r.idempotencyKey === rows[0]?.idempotencyKey).length >= 2);

@@ -5,15 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { eq } from 'drizzle-orm';
-import { autoReloadSettings, recharges } from '../src/db/schema';
 import type { AutoReloadSettings, AutoReloadStatus } from '../src/domain/auto-reload';
 import { type Micros, micros, parseMoney } from '../src/domain/money';
 import { findStrandedMerchants } from '../src/reconciler/stranded';
 import { ensureReconcilerSchedule } from '../src/reconciler/schedule';
 import { reconcileStrandedMerchants } from '../src/workflows/reconciler';
 import { createTestMerchant } from './support/merchants';
-import { startTestSystem, type TestSystem } from './support/system';
+import { startTestSystem, type TestSystem, persistedStatus, rechargesOf } from './support/system';
 import { waitFor } from './support/wait';
 import { BASE_SETTINGS } from './support/settings';
 
@@ -32,18 +30,6 @@ function unique(prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now()}-${counter}`;
 }
 
-async function persistedStatus(merchantId: string): Promise<string | undefined> {
-  const [row] = await system.database.db
-    .select({ status: autoReloadSettings.status })
-    .from(autoReloadSettings)
-    .where(eq(autoReloadSettings.merchantId, merchantId));
-  return row?.status;
-}
-
-async function rechargesOf(merchantId: string) {
-  return system.database.db.select().from(recharges).where(eq(recharges.merchantId, merchantId));
-}
-
 /**
  * A merchant with a card, 30.00 of opening credit and Auto Reload on, then a 21.00 debit
  * straight through the ledger: no signal is sent, as when the pipeline's signal fails.
@@ -59,7 +45,7 @@ async function strandedMerchant(): Promise<{ merchantId: string; ledgerSeq: numb
   await system.merchants.savePaymentMethod(merchant.id, 'pm_card_visa');
   await system.merchants.updateAutoReload(merchant.id, BASE_SETTINGS);
   await waitFor('status active in Postgres', async () =>
-    (await persistedStatus(merchant.id)) === 'active' ? true : undefined,
+    (await persistedStatus(system, merchant.id)) === 'active' ? true : undefined,
   );
 
   const debit = await system.ledger.debitUsage({
@@ -80,7 +66,7 @@ async function assertStranded(merchantId: string, ledgerSeq: number): Promise<vo
   assert.equal(state.balance, parseMoney('30.00'));
   assert.equal(state.inFlight, null);
   assert.equal(state.status, 'active');
-  assert.deepEqual(await rechargesOf(merchantId), []);
+  assert.deepEqual(await rechargesOf(system, merchantId), []);
 }
 
 /** Waits for the one recharge of 20.00 to be credited: 9.00 + 20.00. */
@@ -90,7 +76,7 @@ async function assertRecharged(merchantId: string): Promise<void> {
     return read?.balance === parseMoney('29.00') ? read : undefined;
   });
   assert.equal(balance.balance, 29_000_000);
-  const rows = await rechargesOf(merchantId);
+  const rows = await rechargesOf(system, merchantId);
   assert.equal(rows.length, 1);
   assert.equal(rows[0]?.status, 'succeeded');
   assert.equal(rows[0]?.amount, 20_000_000);

@@ -22,6 +22,19 @@ import {
 import { waitFor } from './support/wait';
 
 const money = parseMoney;
+
+/** Stripe's word that the merchant's first PaymentIntent, for `rechargeId`, succeeded. */
+function lateSuccess(merchant: FakeMerchant, rechargeId: string, eventId: string) {
+  return {
+    eventId,
+    type: 'payment_intent.succeeded' as const,
+    paymentIntentId: `pi_fake_${merchant.merchantId}_1`,
+    rechargeId,
+    amount: money('20.00'),
+    code: null,
+    declineCode: null,
+  };
+}
 const harness = FakeWorkflowHarness.perTestFile();
 
 /** Waits until the fake has been asked for exactly `count` notifications. */
@@ -109,15 +122,7 @@ void test('leaves a success reported for the charge in flight to that charge', a
   const charging = await waitForState(handle, (s) => s.inFlight !== null, 'a charge in flight');
   const rechargeId = charging.inFlight?.rechargeId ?? '';
 
-  await handle.signal(paymentIntentEventSignal, {
-    eventId: 'evt_in_flight',
-    type: 'payment_intent.succeeded',
-    paymentIntentId: `pi_fake_${merchant.merchantId}_1`,
-    rechargeId,
-    amount: money('20.00'),
-    code: null,
-    declineCode: null,
-  });
+  await handle.signal(paymentIntentEventSignal, lateSuccess(merchant, rechargeId, 'evt_in_flight'));
   await waitForSignalsHandled(handle, 'paymentIntentEvent', 1);
   release();
 
@@ -137,15 +142,7 @@ void test('credits a late success after an unknown outcome and clears payment_fa
   assert.equal(failed.cycle.total, 0);
   const rechargeId = failed.lastRecharge?.id ?? '';
 
-  await handle.signal(paymentIntentEventSignal, {
-    eventId: 'evt_late',
-    type: 'payment_intent.succeeded',
-    paymentIntentId: `pi_fake_${merchant.merchantId}_1`,
-    rechargeId,
-    amount: money('20.00'),
-    code: null,
-    declineCode: null,
-  });
+  await handle.signal(paymentIntentEventSignal, lateSuccess(merchant, rechargeId, 'evt_late'));
 
   const state = await waitForIdle(handle, merchant, 'active');
   assert.equal(state.balance, money('25.00'));

@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { eq } from 'drizzle-orm';
 import { Worker } from '@temporalio/worker';
 import type Stripe from 'stripe';
 import { createActivities } from '../../src/activities';
 import { connect, type DatabaseHandle } from '../../src/db/client';
+import { autoReloadSettings, recharges } from '../../src/db/schema';
 import { createEngine, type Engine } from '../../src/engine';
 import { parseMoney } from '../../src/domain/money';
 import type { UsageKind } from '../../src/ledger/types';
@@ -133,4 +135,21 @@ export async function waitForView(
     const state = await system.workflows.getState(merchantId);
     return predicate(state) ? state : undefined;
   });
+}
+
+/** The merchant's recharges as Postgres holds them. */
+export async function rechargesOf(system: TestSystem, merchantId: string) {
+  return system.database.db.select().from(recharges).where(eq(recharges.merchantId, merchantId));
+}
+
+/** The status the workflow last wrote to Postgres; undefined before the first write. */
+export async function persistedStatus(
+  system: TestSystem,
+  merchantId: string,
+): Promise<string | undefined> {
+  const [row] = await system.database.db
+    .select({ status: autoReloadSettings.status })
+    .from(autoReloadSettings)
+    .where(eq(autoReloadSettings.merchantId, merchantId));
+  return row?.status;
 }
