@@ -33,6 +33,7 @@ import {
   formatMs,
   type Measurement,
   measure,
+  measurementCells,
   openLoop,
   type OpenLoopResult,
   percentiles,
@@ -128,15 +129,7 @@ function printClosed(ctx: BenchContext, rows: readonly Row[]): void {
   printTable(
     ctx.print,
     ['workload', 'driver', 'calls', 'events/s', 'p50 ms', 'p99 ms', 'refused'],
-    rows.map((row) => [
-      what(row.size),
-      row.driver,
-      formatCount(row.result.count),
-      formatCount(row.result.perSecond),
-      formatMs(row.result.p50Ms),
-      formatMs(row.result.p99Ms),
-      formatCount(row.refused),
-    ]),
+    rows.map((row) => [what(row.size), row.driver, ...measurementCells(row.result, row.refused)]),
   );
   ctx.print('(calls: requests or ledger calls; p50/p99 per call)');
   ctx.print();

@@ -19,6 +19,7 @@ import {
   formatMs,
   type Measurement,
   measure,
+  measurementCells,
   printTable,
   Recorder,
 } from './support';
@@ -201,11 +202,7 @@ function printResults(ctx: BenchContext, rows: readonly Row[]): void {
       row.scenario,
       row.driver,
       row.callers,
-      formatCount(row.result.count),
-      formatCount(row.result.perSecond),
-      formatMs(row.result.p50Ms),
-      formatMs(row.result.p99Ms),
-      formatCount(row.refused),
+      ...measurementCells(row.result, row.refused),
     ]),
   );
   ctx.print('(pgbench: the p50 column holds its average latency; it reports no p99)');

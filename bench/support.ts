@@ -165,3 +165,14 @@ export function formatCount(value: number): string {
 export function formatMs(value: number): string {
   return Number.isFinite(value) ? value.toFixed(2) : '-';
 }
+
+/** The cells every throughput table shares: calls, rate, p50, p99 and refusals. */
+export function measurementCells(result: Measurement, refused: number): string[] {
+  return [
+    formatCount(result.count),
+    formatCount(result.perSecond),
+    formatMs(result.p50Ms),
+    formatMs(result.p99Ms),
+    formatCount(refused),
+  ];
+}
