@@ -24,7 +24,7 @@ interface EntryRow {
   external_id: string;
   description: string | null;
   recharge_id: string | null;
-  created_at: Date | string;
+  created_at: string;
 }
 
 /** The merchant's balance and newest sequence number; null when there is no such merchant. */
@@ -70,7 +70,7 @@ function toEntry(row: EntryRow): LedgerEntry {
     externalId: row.external_id,
     description: row.description,
     rechargeId: row.recharge_id,
-    // Prepared unsafe queries may hand timestamps back as text.
+    // Drizzle sets the postgres.js client it shares with us to answer timestamps as text.
     createdAt: new Date(row.created_at),
   };
 }
