@@ -1,3 +1,4 @@
+import { DEFAULT_SOFT_DECLINE_RETRY_DELAYS_MS } from './domain/dunning';
 import { databaseUrl } from './db/client';
 import { type StripeConfig, stripeConfigFromEnv } from './stripe/client';
 
@@ -40,6 +41,8 @@ export interface AppConfig {
   readonly api: ApiConfig;
   /** How often the reconciler schedule looks for merchants a lost signal left waiting. */
   readonly reconcilerIntervalSeconds: number;
+  /** Waits before each new attempt after a soft decline (SPEC 3.6); its length is the count. */
+  readonly softDeclineRetryDelaysMs: readonly number[];
 }
 
 export const DEFAULT_TASK_QUEUE = 'auto-reload';
@@ -53,6 +56,25 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
     throw new Error(`${name} must be a positive integer, got "${raw}"`);
   }
   return value;
+}
+
+/**
+ * SOFT_DECLINE_RETRY_DELAYS_SECONDS=3600,21600,86400: the wait before each new attempt
+ * after a soft decline, in seconds. Empty means no retries: a soft decline then fails at once.
+ */
+function softDeclineRetryDelaysMs(env: NodeJS.ProcessEnv): readonly number[] {
+  const raw = env.SOFT_DECLINE_RETRY_DELAYS_SECONDS;
+  if (raw === undefined) return DEFAULT_SOFT_DECLINE_RETRY_DELAYS_MS;
+  if (raw.trim() === '') return [];
+  return raw.split(',').map((part) => {
+    const seconds = Number(part.trim());
+    if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+      throw new Error(
+        `SOFT_DECLINE_RETRY_DELAYS_SECONDS must list positive whole seconds separated by commas, got "${raw}"`,
+      );
+    }
+    return seconds * 1000;
+  });
 }
 
 /** ALLOW_PRIVATE_WEBHOOK_URLS=true; off unless said, since it opens our network to merchants. */
@@ -91,5 +113,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     stripe: stripeConfigFromEnv(env),
     api: loadApiConfig(env),
     reconcilerIntervalSeconds: positiveInteger(env, 'RECONCILER_INTERVAL_SECONDS', 60),
+    softDeclineRetryDelaysMs: softDeclineRetryDelaysMs(env),
   };
 }

@@ -43,6 +43,7 @@ export async function createAutoReloadWorker(options: WorkerOptions) {
       stripe,
       ledger: createLedger(database),
       allowPrivateNotificationUrls: config.api.allowPrivateWebhookUrls,
+      softDeclineRetryDelaysMs: config.softDeclineRetryDelaysMs,
     }),
     ...createReconcilerActivities({
       db: database.db,

@@ -100,7 +100,7 @@ test('a merchant lives through drains, the cap, a declined card and its replacem
   await waitForState(id, key, 'active', '29.00');
 
   // A card that is declined: the next recharge fails and blocks Auto Reload.
-  const failing = { paymentMethodId: 'pm_card_chargeCustomerFail' };
+  const failing = { paymentMethodId: 'pm_card_visa_chargeDeclinedLostCard' };
   assert.equal((await http('PUT', `${base}/payment-method`, key, failing)).status, 200);
   await useInStream(id, 20, '1.00');
   await waitForState(id, key, 'payment_failed', '9.00');

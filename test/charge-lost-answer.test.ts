@@ -113,7 +113,7 @@ describe('a charge whose answer was lost', () => {
   });
 
   test('a decline saved as a 500 is found and recorded as the decline it was', async () => {
-    const merchantId = await merchantWith('pm_card_chargeCustomerFail');
+    const merchantId = await merchantWith('pm_card_visa_chargeDeclinedLostCard');
     const lookupsBefore = await lookups();
     await saveNextChargeAsError();
     await use(merchantId, '6.00');

@@ -131,7 +131,7 @@ describe('end to end', () => {
   });
 
   test('a declined card ends in payment_failed with its decline code', async () => {
-    const merchantId = await merchantWith('pm_card_chargeCustomerFail', '15.00');
+    const merchantId = await merchantWith('pm_card_visa_chargeDeclinedLostCard', '15.00');
     await use(merchantId, '10.00');
 
     const state = await waitForStatus(merchantId, 'payment_failed');
@@ -141,10 +141,10 @@ describe('end to end', () => {
     const [row] = await rechargesOf(system, merchantId);
     assert.equal(row?.status, 'failed');
     assert.equal(row?.failureCode, 'card_declined');
-    assert.equal(row?.declineCode, 'generic_decline');
+    assert.equal(row?.declineCode, 'lost_card');
     const failed = (await decisionsOf(merchantId)).filter((d) => d.outcome === 'failed');
     assert.equal(failed.length, 1);
-    assert.equal(failed[0]?.declineCode, 'generic_decline');
+    assert.equal(failed[0]?.declineCode, 'lost_card');
     // Postgres hears of the status just after the workflow decides it.
     await waitFor('payment_failed in Postgres', async () =>
       (await persistedStatus(system, merchantId)) === 'payment_failed' ? true : undefined,

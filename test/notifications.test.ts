@@ -299,7 +299,7 @@ describe('merchant notifications', () => {
 
   test('tells a declined charge as auto_reload.failed with its codes', async (t) => {
     const { merchantId, receiver } = await merchantWithEndpoint(t, {
-      card: 'pm_card_chargeCustomerFail',
+      card: 'pm_card_visa_chargeDeclinedLostCard',
       balance: '15.00',
     });
     await spendCredit(system, merchantId, '10.00');
@@ -322,7 +322,7 @@ describe('merchant notifications', () => {
       amount: '20.00',
       failureType: 'hard_decline',
       code: 'card_declined',
-      declineCode: 'generic_decline',
+      declineCode: 'lost_card',
       status: 'payment_failed',
     });
   });

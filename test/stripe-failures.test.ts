@@ -44,10 +44,11 @@ describe('classifyStripeError', () => {
     ['stolen_card', card({ code: 'card_declined', decline_code: 'stolen_card' }), 'hard_decline'],
     ['expired_card', card({ code: 'expired_card' }), 'hard_decline'],
     ['incorrect_cvc', card({ code: 'incorrect_cvc' }), 'hard_decline'],
+    // Retried once; the retry schedule (domain/dunning) makes a second one final.
     [
       'generic_decline',
       card({ code: 'card_declined', decline_code: 'generic_decline' }),
-      'hard_decline',
+      'soft_decline',
     ],
     [
       'authentication_required',

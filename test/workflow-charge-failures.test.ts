@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CHARGE_FAILURE_TYPES } from '../src/activities/contract';
 import { parseMoney } from '../src/domain/money';
+import { MAX_KEYS_PER_RECHARGE } from '../src/workflows/recharge';
 import { paymentMethodChangedSignal } from '../src/workflows/definitions';
 import type { ChargeScript } from './support/fake-activities';
 import {
@@ -49,12 +50,6 @@ const FAILURES: readonly {
     failureType: CHARGE_FAILURE_TYPES.configuration,
     rechargeStatus: 'failed',
   },
-  {
-    script: { outcome: 'unclassified' },
-    status: 'payment_failed',
-    failureType: 'unknown',
-    rechargeStatus: 'failed',
-  },
 ];
 
 for (const row of FAILURES) {
@@ -73,7 +68,7 @@ for (const row of FAILURES) {
       rechargeId: charge?.rechargeId,
       amount: money('20.00'),
       failureType: row.failureType,
-      code: row.script.outcome === 'unclassified' ? null : expectedCode,
+      code: expectedCode,
       declineCode: expectedDecline,
     });
     assert.equal(state.lastRecharge?.status, row.rechargeStatus);
@@ -84,6 +79,69 @@ for (const row of FAILURES) {
     assert.equal(merchant.callsOf('chargeCard').length, 1);
   });
 }
+
+void test('an unclear charge found by the lookup is credited once, with no second charge', async (t) => {
+  const { merchant, handle } = await harness.start(t, { balance: '5.00' });
+  merchant.chargeScript.push({ outcome: 'unclassified' });
+  merchant.lookupScript.push('found');
+
+  const state = await waitForIdle(handle, merchant, 'active');
+
+  assert.equal(state.balance, money('25.00'));
+  assert.equal(state.lastRecharge?.status, 'succeeded');
+  assert.equal(merchant.callsOf('chargeCard').length, 1);
+  const [lookup] = merchant.callsOf('lookUpCharge');
+  assert.equal(lookup?.rechargeId, state.lastRecharge?.id);
+  assert.equal(merchant.callsOf('creditRecharge').length, 1);
+  assert.equal(state.attemptsMade, 1);
+});
+
+void test('an unclear charge that left no PaymentIntent is charged again under a fresh key', async (t) => {
+  const { merchant, handle } = await harness.start(t, { balance: '5.00' });
+  merchant.chargeScript.push({ outcome: 'unclassified' });
+
+  const state = await waitForIdle(handle, merchant, 'active');
+
+  const charges = merchant.callsOf('chargeCard');
+  assert.deepEqual(
+    charges.map((charge) => charge.idempotencyKey.split(':').at(-1)),
+    ['1', '2'],
+  );
+  assert.equal(charges[0]?.rechargeId, charges[1]?.rechargeId, 'one recharge, two keys');
+  assert.ok(Date.parse(charges[1]?.keyMintedAt ?? '') >= Date.parse(charges[0]?.keyMintedAt ?? ''));
+  assert.equal(merchant.callsOf('lookUpCharge').length, 1);
+  assert.equal(merchant.callsOf('creditRecharge').length, 1);
+  assert.equal(state.balance, money('25.00'));
+  assert.equal(state.cycle.total, money('20.00'));
+  assert.equal(state.attemptsMade, 2);
+  assert.equal(state.lastRecharge?.id, charges[0]?.rechargeId);
+});
+
+void test('a charge unclear under every key, with nothing found, follows the retry schedule', async (t) => {
+  const { merchant, handle } = await harness.start(t, { balance: '5.00' });
+  for (let i = 0; i < MAX_KEYS_PER_RECHARGE; i += 1) {
+    merchant.chargeScript.push({ outcome: 'unclassified' });
+  }
+
+  const state = await waitForIdle(handle, merchant, 'retry_scheduled');
+  await waitForDecisions(merchant, 2);
+
+  const charges = merchant.callsOf('chargeCard');
+  assert.equal(new Set(charges.map((charge) => charge.idempotencyKey)).size, MAX_KEYS_PER_RECHARGE);
+  assert.equal(new Set(charges.map((charge) => charge.rechargeId)).size, 1);
+  assert.equal(merchant.callsOf('lookUpCharge').length, MAX_KEYS_PER_RECHARGE);
+  assert.deepEqual(merchant.decisions()[1], {
+    outcome: 'failed',
+    rechargeId: charges[0]?.rechargeId,
+    amount: money('20.00'),
+    failureType: 'unknown',
+    code: 'stripe_unavailable',
+    declineCode: null,
+  });
+  assert.deepEqual(merchant.callsOf('creditRecharge'), []);
+  assert.equal(state.cycle.total, 0);
+  assert.equal(state.balance, money('5.00'));
+});
 
 void test('saving a card clears payment_failed and charges again at once with a new key', async (t) => {
   const { merchant, handle } = await harness.start(t, { balance: '5.00' });

@@ -12,6 +12,7 @@ import {
   paymentMethodChangedSignal,
 } from '../src/workflows/definitions';
 import type { FakeMerchant } from './support/fake-activities';
+import { MAX_KEYS_PER_RECHARGE } from '../src/workflows/recharge';
 import {
   FakeWorkflowHarness,
   sendBalance,
@@ -133,12 +134,14 @@ void test('leaves a success reported for the charge in flight to that charge', a
   assert.equal(state.cycle.total, money('20.00'));
 });
 
-void test('credits a late success after an unknown outcome and clears payment_failed', async (t) => {
+void test('credits a late success after an unknown outcome and clears retry_scheduled', async (t) => {
   const { merchant, handle } = await harness.start(t, { balance: '50.00' });
   await waitForIdle(handle, merchant, 'active');
-  merchant.chargeScript.push({ outcome: 'unclassified' });
+  for (let i = 0; i < MAX_KEYS_PER_RECHARGE; i += 1) {
+    merchant.chargeScript.push({ outcome: 'unclassified' });
+  }
   await handle.signal(balanceChangedSignal, merchant.debit('45.00'));
-  const failed = await waitForIdle(handle, merchant, 'payment_failed');
+  const failed = await waitForIdle(handle, merchant, 'retry_scheduled');
   assert.equal(failed.cycle.total, 0);
   const rechargeId = failed.lastRecharge?.id ?? '';
 
@@ -148,7 +151,7 @@ void test('credits a late success after an unknown outcome and clears payment_fa
   assert.equal(state.balance, money('25.00'));
   assert.equal(state.cycle.total, money('20.00'));
   assert.equal(state.lastRecharge?.status, 'succeeded');
-  assert.equal(state.attemptsMade, 1);
+  assert.equal(state.attemptsMade, MAX_KEYS_PER_RECHARGE);
   assert.equal(merchant.callsOf('settleLateRecharge').length, 1);
   const sent = await notificationsSent(merchant, 3);
   assert.deepEqual(typesOf(sent), ['auto_reload.failed', 'auto_reload.succeeded', 'balance.low']);

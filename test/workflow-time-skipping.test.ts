@@ -215,3 +215,20 @@ void test('a soft decline followed by a success returns to active and starts the
   assert.equal(recovered.lastRecharge?.status, 'succeeded');
   assert.equal(recovered.balance, money('25.00'));
 });
+
+void test('a generic decline is retried once after 1 h; a second one in a row is final', async (t) => {
+  const { merchant, handle } = await startMerchant(t, env, worker, fakes, { balance: '5.00' });
+  for (let i = 0; i < 2; i += 1) {
+    merchant.chargeScript.push({ outcome: 'softDecline', declineCode: 'generic_decline' });
+  }
+  await waitForState(handle, (s) => s.status === 'retry_scheduled', 'a retry scheduled');
+  await env.sleep(HOUR_MS + 60_000);
+  const failed = await waitForState(
+    handle,
+    (s) => s.status === 'payment_failed' && s.attemptsMade === 2,
+    'payment_failed after the one retry',
+  );
+  assert.equal(failed.inFlight, null);
+  const counts = merchant.callsOf('chargeCard').map((charge) => charge.softDeclinesInARow);
+  assert.deepEqual(counts, [0, 1]);
+});

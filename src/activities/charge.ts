@@ -1,19 +1,50 @@
 /** The off-session charge of SPEC 3.6, one attempt per call, safe to retry. */
+import { ApplicationFailure } from '@temporalio/common';
 import { eq } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { type Currency, toMinorUnits } from '../domain/currency';
+import { retryDelayAfterSoftDecline } from '../domain/dunning';
 import type { Database } from '../db/client';
 import { recharges } from '../db/schema';
-import type { ChargeRequest, ChargeSucceeded } from './contract';
+import {
+  type ChargeLookupRequest,
+  type ChargeNotFound,
+  type ChargeRequest,
+  type ChargeSucceeded,
+  KEY_EXPIRED_FAILURE_TYPE,
+} from './contract';
 import { findMerchant } from './merchant-store';
 import { chargeFailure, classifyStripeError, failureDetails } from './stripe-failures';
 
 export interface ChargeDeps {
   readonly db: Database;
   readonly stripe: Stripe;
+  /** Waits before each retry after a soft decline; the default schedule when absent. */
+  readonly softDeclineRetryDelaysMs?: readonly number[];
+  /** Milliseconds since the epoch; replaced in tests that need another "now". */
+  readonly now?: () => number;
 }
 
-/** Saves the attempt before Stripe hears of it, so a crash leaves a pending row to find. */
+/**
+ * Stripe may prune a key after 24 hours, and the same key then creates a new charge. An
+ * hour of margin covers clock skew and a request that is slow to arrive.
+ */
+export const IDEMPOTENCY_KEY_MAX_AGE_MS = 23 * 60 * 60 * 1000;
+
+/** What settling a recharge needs to know of the request that charged it. */
+type SettleRequest = Pick<ChargeRequest, 'rechargeId' | 'softDeclinesInARow'>;
+
+function keyTooOld(deps: ChargeDeps, request: ChargeRequest): boolean {
+  if (request.keyMintedAt === undefined) return false;
+  const now = (deps.now ?? Date.now)();
+  return now - Date.parse(request.keyMintedAt) > IDEMPOTENCY_KEY_MAX_AGE_MS;
+}
+
+/**
+ * Saves the attempt before Stripe hears of it, so a crash leaves a pending row to find. A
+ * fresh key for the same recharge (after a lookup found nothing) replaces the old one on
+ * the row: the recharge id, which Stripe holds as metadata, stays the same.
+ */
 async function recordPendingRecharge(deps: ChargeDeps, request: ChargeRequest, currency: Currency) {
   await deps.db
     .insert(recharges)
@@ -26,7 +57,11 @@ async function recordPendingRecharge(deps: ChargeDeps, request: ChargeRequest, c
       currency,
       idempotencyKey: request.idempotencyKey,
     })
-    .onConflictDoNothing({ target: recharges.idempotencyKey });
+    .onConflictDoUpdate({
+      target: recharges.id,
+      set: { idempotencyKey: request.idempotencyKey, attempt: request.attempt },
+      setWhere: eq(recharges.status, 'pending'),
+    });
 }
 
 async function updateRecharge(
@@ -67,7 +102,7 @@ async function createPaymentIntent(
  */
 async function findExistingIntent(
   deps: ChargeDeps,
-  request: ChargeRequest,
+  request: Pick<ChargeRequest, 'rechargeId'>,
   customerId: string,
 ): Promise<Stripe.PaymentIntent | null> {
   const [row] = await deps.db
@@ -82,7 +117,7 @@ async function findExistingIntent(
 /** Settles the recharge from a PaymentIntent found after a lost answer. */
 async function settleFoundIntent(
   deps: ChargeDeps,
-  request: ChargeRequest,
+  request: SettleRequest,
   intent: Stripe.PaymentIntent,
 ): Promise<ChargeSucceeded> {
   const failure = intent.last_payment_error;
@@ -121,11 +156,14 @@ export async function chargeCard(
   await recordPendingRecharge(deps, request, merchant.currency);
 
   // A retry may follow a charge that happened although its answer was lost or saved as an
-  // error (Stripe replays a saved 500 for the same key): look before charging again.
-  if (activityAttempt > 1) {
+  // error (Stripe replays a saved 500 for the same key): look before charging again. A key
+  // too old to trust is never sent again; the workflow mints a fresh one.
+  const expired = keyTooOld(deps, request);
+  if (activityAttempt > 1 || expired) {
     const found = await findExistingIntent(deps, request, merchant.stripeCustomerId);
     if (found !== null) return settleFoundIntent(deps, request, found);
   }
+  if (expired) throw keyExpired(request);
 
   let intent: Stripe.PaymentIntent;
   try {
@@ -142,7 +180,7 @@ export async function chargeCard(
 
 async function acceptIntent(
   deps: ChargeDeps,
-  request: ChargeRequest,
+  request: SettleRequest,
   intent: Stripe.PaymentIntent,
 ): Promise<ChargeSucceeded> {
   if (intent.status === 'succeeded') {
@@ -170,13 +208,17 @@ async function acceptIntent(
 
 async function rejectCharge(
   deps: ChargeDeps,
-  request: ChargeRequest,
+  request: SettleRequest,
   error: unknown,
 ): Promise<never> {
   const failureClass = classifyStripeError(error);
   if (failureClass === 'transient') throw error;
 
-  const details = failureDetails(error);
+  const found = failureDetails(error);
+  const details =
+    failureClass === 'soft_decline'
+      ? { ...found, retryInMs: softDeclineRetry(deps, found.declineCode, request) }
+      : found;
   await updateRecharge(deps, request.rechargeId, {
     status: failureClass === 'authentication_required' ? 'action_required' : 'failed',
     paymentIntentId: details.paymentIntentId,
@@ -185,4 +227,39 @@ async function rejectCharge(
     failureMessage: details.message,
   });
   throw chargeFailure(failureClass, details, error instanceof Error ? error : undefined);
+}
+
+function softDeclineRetry(
+  deps: ChargeDeps,
+  declineCode: string | null,
+  request: SettleRequest,
+): number | null {
+  const before = request.softDeclinesInARow ?? 0;
+  return retryDelayAfterSoftDecline(declineCode, before, deps.softDeclineRetryDelaysMs);
+}
+
+function keyExpired(request: ChargeRequest): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: KEY_EXPIRED_FAILURE_TYPE,
+    message: `Idempotency key ${request.idempotencyKey} is older than 23 hours and no PaymentIntent carries recharge ${request.rechargeId}`,
+    nonRetryable: true,
+  });
+}
+
+/**
+ * After a charge ended with no clear answer (its retries ran out): the PaymentIntent it
+ * made, settled as chargeCard would settle it, or ChargeNotFound when there is none, so
+ * that the workflow may mint a fresh key. Listing by customer is strongly consistent, so
+ * "none" means no request with an earlier key reached Stripe's records.
+ */
+export async function lookUpCharge(
+  deps: ChargeDeps,
+  request: ChargeLookupRequest,
+): Promise<ChargeSucceeded | ChargeNotFound> {
+  const merchant = await findMerchant(deps.db, request.merchantId);
+  const found = merchant.stripeCustomerId
+    ? await findExistingIntent(deps, request, merchant.stripeCustomerId)
+    : null;
+  if (found !== null) return settleFoundIntent(deps, request, found);
+  return { paymentIntentId: null, retryInMs: softDeclineRetry(deps, null, request) };
 }

@@ -34,6 +34,30 @@ export interface ChargeRequest {
   readonly amount: Micros;
   /** `auto-reload:<merchantId>:<cycleKey>:<attempt>` (SPEC 3.6). */
   readonly idempotencyKey: string;
+  /**
+   * When this key was first used (ISO 8601). Stripe may forget a key after 24 hours and
+   * charge again under it, so the activity never sends a key older than 23 hours.
+   * Absent in requests from histories before the check.
+   */
+  readonly keyMintedAt?: string;
+  /** Soft declines in a row before this attempt, for the retry schedule (domain/dunning). */
+  readonly softDeclinesInARow?: number;
+}
+
+/** Finds what became of a recharge whose charge ended with no clear answer. */
+export interface ChargeLookupRequest {
+  readonly merchantId: string;
+  readonly rechargeId: string;
+  readonly softDeclinesInARow: number;
+}
+
+/**
+ * No PaymentIntent carries this recharge: nothing was charged, and a fresh key may be
+ * minted. `retryInMs` is the wait the retry schedule gives if no fresh key is left.
+ */
+export interface ChargeNotFound {
+  readonly paymentIntentId: null;
+  readonly retryInMs: number | null;
 }
 
 export interface ChargeSucceeded {
@@ -50,6 +74,12 @@ export const CHARGE_FAILURE_TYPES = {
   authenticationRequired: 'AuthenticationRequiredFailure',
   configuration: 'StripeConfigurationFailure',
 } as const;
+
+/**
+ * Thrown instead of charging with a key older than 23 hours (after a lookup found no
+ * PaymentIntent for the recharge): the workflow mints a fresh key and charges again.
+ */
+export const KEY_EXPIRED_FAILURE_TYPE = 'IdempotencyKeyExpiredFailure';
 export type ChargeFailureType = (typeof CHARGE_FAILURE_TYPES)[keyof typeof CHARGE_FAILURE_TYPES];
 
 /** Carried in the ApplicationFailure's details[0] so the workflow can record it. */
@@ -58,6 +88,12 @@ export interface ChargeFailureDetails {
   readonly declineCode: string | null;
   readonly paymentIntentId: string | null;
   readonly message: string;
+  /**
+   * Soft declines only: the wait before the next attempt by the worker's retry schedule,
+   * or null when the schedule is spent. Absent in failures recorded before the schedule
+   * was configurable (the workflow then uses the default schedule).
+   */
+  readonly retryInMs?: number | null;
 }
 
 export interface CreditRequest {
@@ -168,6 +204,11 @@ export interface AutoReloadActivities {
   /** Records the status for readers of Postgres (API, reconciler). */
   saveStatus(request: { merchantId: string; status: AutoReloadStatus }): Promise<void>;
   chargeCard(request: ChargeRequest): Promise<ChargeSucceeded>;
+  /**
+   * Looks the recharge's PaymentIntent up (by saved id, else by customer and metadata) and
+   * settles it like chargeCard would; answers ChargeNotFound when there is none.
+   */
+  lookUpCharge(request: ChargeLookupRequest): Promise<ChargeSucceeded | ChargeNotFound>;
   creditRecharge(request: CreditRequest): Promise<BalanceAfter>;
   recordDecision(input: DecisionInput): Promise<void>;
   /** Credits a late PaymentIntent success once and marks its recharge succeeded. */

@@ -14,7 +14,7 @@ import type {
   CreditRequest,
   MerchantSnapshot,
 } from './contract';
-import { chargeCard } from './charge';
+import { chargeCard, lookUpCharge } from './charge';
 import { settleLateRecharge } from './late-recharge';
 import {
   cycleTotal,
@@ -40,6 +40,8 @@ export interface ActivityDeps {
   readonly now?: () => number;
   /** Deliver notifications to loopback and private addresses too; off by default. */
   readonly allowPrivateNotificationUrls?: boolean;
+  /** Waits before each retry after a soft decline; 1 h, 6 h, 24 h when absent. */
+  readonly softDeclineRetryDelaysMs?: readonly number[];
 }
 
 async function requireBalance(
@@ -80,6 +82,8 @@ export function createActivities(deps: ActivityDeps): AutoReloadActivities {
     saveStatus: ({ merchantId, status }) => saveStatus(deps.db, merchantId, status),
 
     chargeCard: (request) => chargeCard(deps, request, Context.current().info.attempt),
+
+    lookUpCharge: (request) => lookUpCharge(deps, request),
 
     creditRecharge: (request) => deps.ledger.creditRecharge(request),
 

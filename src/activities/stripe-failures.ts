@@ -6,6 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type Stripe from 'stripe';
+import { isRetriedOnce } from '../domain/dunning';
 import {
   CHARGE_FAILURE_TYPES,
   type ChargeFailureDetails,
@@ -56,6 +57,8 @@ function classifyCardError(
   }
   const reason = declineCode || code || '';
   if (SOFT_DECLINE_CODES.has(reason) || SOFT_DECLINE_CODES.has(code ?? '')) return 'soft_decline';
+  // Retried once on the soft schedule; the schedule itself ends it after one retry.
+  if (isRetriedOnce(reason)) return 'soft_decline';
   return 'hard_decline';
 }
 

@@ -38,6 +38,21 @@ export const charges = proxyActivities<Pick<AutoReloadActivities, 'chargeCard'>>
 });
 
 /**
+ * Finding out what became of a charge that ended with no clear answer: retried until Stripe
+ * answers, because no fresh key may be minted before we know. Declines it finds come back
+ * as the same typed failures as the charge's.
+ */
+export const chargeLookups = proxyActivities<Pick<AutoReloadActivities, 'lookUpCharge'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    nonRetryableErrorTypes: Object.values(CHARGE_FAILURE_TYPES),
+  },
+});
+
+/**
  * Crediting follows money that was already taken from the card, so it never gives up;
  * the activity is idempotent by PaymentIntent id, which makes endless retries safe.
  */

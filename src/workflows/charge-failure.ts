@@ -7,6 +7,7 @@ import {
   CHARGE_FAILURE_TYPES,
   type ChargeFailureDetails,
   type ChargeFailureType,
+  KEY_EXPIRED_FAILURE_TYPE,
 } from '../activities/contract';
 import type { PaymentProblem } from '../domain/recharge-rule';
 import type { SettledRechargeStatus } from './state';
@@ -21,6 +22,8 @@ export interface ChargeFailure {
   readonly declineCode: string | null;
   readonly paymentIntentId: string | null;
   readonly message: string;
+  /** The retry schedule's wait after a soft decline, as the activity decided it. */
+  readonly retryInMs?: number | null;
 }
 
 /** What a failure does: the status it leaves the merchant in and the recharge's status. */
@@ -45,11 +48,13 @@ function readDetails(failure: ApplicationFailure): Omit<ChargeFailure, 'type'> {
   const details = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<
     Record<keyof ChargeFailureDetails, unknown>
   >;
+  const retryInMs = details.retryInMs;
   return {
     code: stringOrNull(details.code),
     declineCode: stringOrNull(details.declineCode),
     paymentIntentId: stringOrNull(details.paymentIntentId),
     message: stringOrNull(details.message) ?? failure.message,
+    ...((retryInMs === null || typeof retryInMs === 'number') && { retryInMs }),
   };
 }
 
@@ -62,6 +67,12 @@ export function chargeFailureOf(error: unknown): ChargeFailure | undefined {
   const cause = error.cause;
   if (cause instanceof ApplicationFailure && isChargeFailureType(cause.type)) {
     return { type: cause.type, ...readDetails(cause) };
+  }
+  if (cause instanceof ApplicationFailure && cause.type === KEY_EXPIRED_FAILURE_TYPE) {
+    // Nothing found under the old key: as unclear as running out of retries, and handled
+    // the same way, with a fresh key.
+    const details = { code: 'idempotency_key_expired', declineCode: null, paymentIntentId: null };
+    return { type: 'unknown', ...details, message: cause.message };
   }
   return {
     type: 'unknown',

@@ -5,12 +5,8 @@
  * the status becomes `payment_failed` until the merchant saves another card.
  */
 import { isCancellation, log, patched, sleep } from '@temporalio/workflow';
+import { DEFAULT_SOFT_DECLINE_RETRY_DELAYS_MS } from '../domain/dunning';
 import type { MerchantState } from './state';
-
-const HOUR_MS = 60 * 60 * 1000;
-
-/** Waits before each new attempt after a soft decline; its length is the number of retries. */
-export const SOFT_DECLINE_RETRY_DELAYS_MS: readonly number[] = [HOUR_MS, 6 * HOUR_MS, 24 * HOUR_MS];
 
 /** Marks histories in which soft declines are retried on the schedule. */
 const DUNNING_PATCH = 'dunning';
@@ -31,13 +27,18 @@ export class Dunning {
     private readonly wake: () => void,
   ) {}
 
-  /** The plan after one more soft decline; undefined in histories recorded without dunning. */
-  planAfterSoftDecline(): DunningPlan | undefined {
+  /**
+   * The plan after one more soft decline; undefined in histories recorded without dunning.
+   * `retryInMs` is the wait the worker's schedule chose (null: none left); failures
+   * recorded before the schedule was configurable lack it and follow the default.
+   */
+  planAfterSoftDecline(retryInMs?: number | null): DunningPlan | undefined {
     if (!patched(DUNNING_PATCH)) return undefined;
     const done = this.state.dunning?.softDeclines ?? 0;
-    const delayMs = SOFT_DECLINE_RETRY_DELAYS_MS[done];
+    const delayMs =
+      retryInMs !== undefined ? retryInMs : (DEFAULT_SOFT_DECLINE_RETRY_DELAYS_MS[done] ?? null);
     const softDeclines = done + 1;
-    if (delayMs === undefined) return { problem: 'payment_failed', retryAt: null, softDeclines };
+    if (delayMs === null) return { problem: 'payment_failed', retryAt: null, softDeclines };
     const retryAt = new Date(Date.now() + delayMs).toISOString();
     return { problem: 'retry_scheduled', retryAt, softDeclines };
   }

@@ -158,6 +158,8 @@ export class LatePayments {
       log.info('Payment problem cleared by a late payment', { problem: s.paymentProblem });
       s.paymentProblem = null;
     }
+    // A success starts the retry schedule over; a retry timer still set finds nothing to do.
+    delete s.dunning;
     s.lastRecharge = { id: rechargeId, amount, status: 'succeeded', paymentIntentId, at: nowIso() };
   }
 }

@@ -6,12 +6,13 @@
 import { log, patched, uuid4 } from '@temporalio/workflow';
 import {
   type BalanceAfter,
+  type ChargeRequest,
   type DecisionRecord,
   CHARGE_FAILURE_TYPES,
 } from '../activities/contract';
 import type { AutoReloadStatus } from '../domain/auto-reload';
 import { type Micros, addMicros, subtractMicros } from '../domain/money';
-import { charges, credits } from './activities';
+import { chargeLookups, charges, credits } from './activities';
 import type { Dunning } from './dunning';
 import { type ChargeFailure, chargeFailureOf, failureResponse } from './charge-failure';
 import type { MerchantNotifier } from './notifications';
@@ -40,9 +41,58 @@ function logFailure(attributes: { failureType: ChargeFailure['type'] } & Record<
   }
 }
 
-/** Runs at most one recharge at a time, beside the main loop that decides to start it. */
 /** Marks histories in which the charge no longer waits for its decision row. */
 const DECISION_BESIDE_CHARGE_PATCH = 'decision-beside-charge';
+
+/** Marks histories in which an unclear charge is looked up and may get a fresh key. */
+const OUTCOME_LOOKUP_PATCH = 'outcome-lookup';
+
+/** Keys one recharge may use: its first, then fresh ones after lookups that found nothing. */
+export const MAX_KEYS_PER_RECHARGE = 3;
+
+/** SPEC 3.6: derived from durable state only, never from run or activity ids. */
+function idempotencyKeyOf(merchantId: string, cycleKey: string, attempt: number): string {
+  return `auto-reload:${merchantId}:${cycleKey}:${attempt}`;
+}
+
+/**
+ * Every key was tried and looked up, and no PaymentIntent exists: Stripe could not be
+ * reached, and nothing was charged. The retry schedule then applies as for a soft decline.
+ */
+function nothingCharged(last: ChargeFailure | null, retryInMs: number | null): ChargeFailure {
+  return {
+    type: 'unknown',
+    code: 'stripe_unavailable',
+    declineCode: null,
+    paymentIntentId: null,
+    message: `Stripe did not answer the charge under ${MAX_KEYS_PER_RECHARGE} keys and holds no PaymentIntent for it; nothing was charged (${last?.message ?? 'no answer'})`,
+    retryInMs,
+  };
+}
+
+/** How a charge activity ended, with its failure classified (see charge-failure.ts). */
+type ChargeActivityOutcome =
+  | { readonly kind: 'charged'; readonly paymentIntentId: string }
+  | { readonly kind: 'failed'; readonly failure: ChargeFailure }
+  | { readonly kind: 'not_found'; readonly retryInMs: number | null };
+
+async function settled(
+  call: Promise<{ paymentIntentId: string | null; retryInMs?: number | null }>,
+): Promise<ChargeActivityOutcome> {
+  try {
+    const answer = await call;
+    if (answer.paymentIntentId !== null) {
+      return { kind: 'charged', paymentIntentId: answer.paymentIntentId };
+    }
+    return { kind: 'not_found', retryInMs: answer.retryInMs ?? null };
+  } catch (error) {
+    const failure = chargeFailureOf(error);
+    if (failure === undefined) throw error;
+    return { kind: 'failed', failure };
+  }
+}
+
+/** Runs at most one recharge at a time, beside the main loop that decides to start it. */
 
 export class RechargeRunner {
   private isRunning = false;
@@ -98,7 +148,7 @@ export class RechargeRunner {
       amount,
       attempt,
       cycleKey: s.cycle.key,
-      idempotencyKey: `auto-reload:${s.merchantId}:${s.cycle.key}:${attempt}`,
+      idempotencyKey: idempotencyKeyOf(s.merchantId, s.cycle.key, attempt),
       startedAt: nowIso(),
     };
     s.inFlight = recharge;
@@ -109,7 +159,7 @@ export class RechargeRunner {
   }
 
   private async run(recharge: InFlightRecharge): Promise<void> {
-    const { rechargeId, amount, attempt, cycleKey, idempotencyKey } = recharge;
+    const { rechargeId, amount, attempt, cycleKey } = recharge;
     // The decision row and the charge start in the same workflow task: writing the log
     // first added a whole activity round trip between a debit and the charge. Histories
     // recorded before this change wrote the row first; the patch keeps them replayable.
@@ -119,19 +169,81 @@ export class RechargeRunner {
       : await this.hooks.recordDecision(decision);
     log.info('Recharge started', { rechargeId, amount, attempt, cycleKey });
 
-    let paymentIntentId: string;
-    try {
-      const request = { merchantId: this.state.merchantId, rechargeId, cycleKey, attempt };
-      ({ paymentIntentId } = await charges.chargeCard({ ...request, amount, idempotencyKey }));
-    } catch (error) {
-      const failure = chargeFailureOf(error);
-      if (failure === undefined) throw error;
-      await decisionRecorded;
-      await this.fail(recharge, failure);
-      return;
-    }
+    const outcome = await this.chargeUntilKnown(recharge);
     await decisionRecorded;
-    await this.succeed(recharge, paymentIntentId);
+    // The recharge may carry a fresh key by now: settle the one in flight.
+    const settling = this.state.inFlight ?? recharge;
+    if (typeof outcome === 'string') await this.succeed(settling, outcome);
+    else await this.fail(settling, outcome);
+  }
+
+  /**
+   * Charges until the outcome is known: the PaymentIntent id, or why nothing was charged.
+   * When the charge ends unclear (retries spent, or its key too old), the PaymentIntent is
+   * looked up first; only if there is none is a fresh key minted, at most
+   * MAX_KEYS_PER_RECHARGE in all, so that Stripe's idempotency never stands alone.
+   */
+  private async chargeUntilKnown(first: InFlightRecharge): Promise<string | ChargeFailure> {
+    let recharge = first;
+    for (let keysUsed = 1; ; keysUsed += 1) {
+      const charged = await settled(charges.chargeCard(this.chargeRequest(recharge)));
+      if (charged.kind === 'charged') return charged.paymentIntentId;
+      const unclear = charged.kind === 'failed' ? charged.failure : undefined;
+      if (unclear?.type !== 'unknown' || !patched(OUTCOME_LOOKUP_PATCH)) {
+        return unclear ?? nothingCharged(null, null);
+      }
+      log.warn('Recharge outcome unclear; looking it up', {
+        rechargeId: recharge.rechargeId,
+        idempotencyKey: recharge.idempotencyKey,
+        reason: unclear.message,
+      });
+      const request = {
+        merchantId: this.state.merchantId,
+        rechargeId: recharge.rechargeId,
+        softDeclinesInARow: this.softDeclinesInARow(),
+      };
+      const found = await settled(chargeLookups.lookUpCharge(request));
+      if (found.kind === 'charged') return found.paymentIntentId;
+      if (found.kind === 'failed') return found.failure;
+      if (keysUsed >= MAX_KEYS_PER_RECHARGE) return nothingCharged(unclear, found.retryInMs);
+      recharge = this.mintFreshKey(recharge);
+    }
+  }
+
+  private chargeRequest(recharge: InFlightRecharge): ChargeRequest {
+    const { rechargeId, cycleKey, attempt, amount, idempotencyKey } = recharge;
+    return {
+      merchantId: this.state.merchantId,
+      rechargeId,
+      cycleKey,
+      attempt,
+      amount,
+      idempotencyKey,
+      keyMintedAt: recharge.keyMintedAt ?? recharge.startedAt,
+      softDeclinesInARow: this.softDeclinesInARow(),
+    };
+  }
+
+  private softDeclinesInARow(): number {
+    return this.state.dunning?.softDeclines ?? 0;
+  }
+
+  /** The same recharge under a new attempt number, hence a new key (SPEC 3.6). */
+  private mintFreshKey(recharge: InFlightRecharge): InFlightRecharge {
+    const s = this.state;
+    s.attemptsMade += 1;
+    const fresh: InFlightRecharge = {
+      ...recharge,
+      attempt: s.attemptsMade,
+      idempotencyKey: idempotencyKeyOf(s.merchantId, recharge.cycleKey, s.attemptsMade),
+      keyMintedAt: nowIso(),
+    };
+    s.inFlight = fresh;
+    log.info('Fresh idempotency key minted', {
+      rechargeId: fresh.rechargeId,
+      idempotencyKey: fresh.idempotencyKey,
+    });
+    return fresh;
   }
 
   /**
@@ -174,10 +286,11 @@ export class RechargeRunner {
     const { rechargeId, amount } = recharge;
     const { type: failureType, code, declineCode, paymentIntentId } = failure;
     // A soft decline follows the dunning schedule: a retry later, or payment_failed at its end.
-    const plan =
-      failureType === CHARGE_FAILURE_TYPES.softDecline
-        ? this.dunning.planAfterSoftDecline()
-        : undefined;
+    // So does a charge that never reached Stripe under any key (see nothingCharged).
+    const followsSchedule =
+      failureType === CHARGE_FAILURE_TYPES.softDecline ||
+      (failureType === 'unknown' && failure.retryInMs !== undefined);
+    const plan = followsSchedule ? this.dunning.planAfterSoftDecline(failure.retryInMs) : undefined;
     const response = plan
       ? { problem: plan.problem, rechargeStatus: 'failed' as const }
       : failureResponse(failureType);

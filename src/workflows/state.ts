@@ -35,6 +35,11 @@ export interface InFlightRecharge {
   readonly cycleKey: string;
   readonly idempotencyKey: string;
   readonly startedAt: string;
+  /**
+   * When `idempotencyKey` was minted, if later than `startedAt` (a fresh key after a lookup
+   * found nothing); absent when the recharge still uses its first key.
+   */
+  readonly keyMintedAt?: string;
 }
 
 /** Same words as the recharges table: `pending` is never stored here (see `inFlight`). */

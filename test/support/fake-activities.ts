@@ -9,6 +9,10 @@ import {
   type AutoReloadActivities,
   type BalanceAfter,
   type ChargeFailureDetails,
+  type ChargeLookupRequest,
+  type ChargeNotFound,
+  type ChargeRequest,
+  type ChargeSucceeded,
   type DecisionRecord,
   type LateRechargeRequest,
   type LateRechargeSettlement,
@@ -17,6 +21,7 @@ import {
 } from '../../src/activities/contract';
 import type { AutoReloadSettings, AutoReloadStatus } from '../../src/domain/auto-reload';
 import { billingCycleAt } from '../../src/domain/billing-cycle';
+import { retryDelayAfterSoftDecline } from '../../src/domain/dunning';
 import type { Currency } from '../../src/domain/currency';
 import { type Micros, ZERO, addMicros, parseMoney, subtractMicros } from '../../src/domain/money';
 import { uniqueTaskQueue, workflowBundle } from './temporal';
@@ -58,6 +63,11 @@ export class FakeMerchant {
   status: AutoReloadStatus | null = null;
   /** Consumed one per charge; an empty script succeeds. */
   readonly chargeScript: ChargeScript[] = [];
+  /**
+   * Consumed one per lookup of an unclear charge: `found` answers the last charge's
+   * PaymentIntent as succeeded; an empty script finds nothing.
+   */
+  readonly lookupScript: ('found' | 'not_found')[] = [];
   readonly calls: { readonly name: ActivityName; readonly input: unknown }[] = [];
   private readonly credited = new Map<string, BalanceAfter>();
   private readonly gates: Record<'charge' | 'credit' | 'notification', Promise<void> | null> = {
@@ -146,7 +156,16 @@ export class FakeMerchant {
     };
   }
 
-  async charge(): Promise<{ paymentIntentId: string }> {
+  /** Like the real lookup: the last charge's PaymentIntent, or nothing with the schedule's wait. */
+  lookUp(request: ChargeLookupRequest): ChargeSucceeded | ChargeNotFound {
+    if (this.lookupScript.shift() === 'found') {
+      return { paymentIntentId: `pi_fake_${this.merchantId}_${this.chargeCount}` };
+    }
+    const retryInMs = retryDelayAfterSoftDecline(null, request.softDeclinesInARow);
+    return { paymentIntentId: null, retryInMs };
+  }
+
+  async charge(request: ChargeRequest): Promise<{ paymentIntentId: string }> {
     if (this.gates.charge) await this.gates.charge;
     this.chargeCount += 1;
     const paymentIntentId = `pi_fake_${this.merchantId}_${this.chargeCount}`;
@@ -155,11 +174,16 @@ export class FakeMerchant {
     if (script.outcome === 'unclassified') {
       throw ApplicationFailure.nonRetryable('Unexpected processor answer', 'UnexpectedAnswer');
     }
+    const declineCode = script.declineCode ?? null;
     const details: ChargeFailureDetails = {
       code: script.code ?? 'card_declined',
-      declineCode: script.declineCode ?? null,
+      declineCode,
       paymentIntentId,
       message: `Fake ${script.outcome}`,
+      // The real activity decides the retry schedule's wait with the decline.
+      ...(script.outcome === 'softDecline' && {
+        retryInMs: retryDelayAfterSoftDecline(declineCode, request.softDeclinesInARow ?? 0),
+      }),
     };
     throw ApplicationFailure.create({
       type: CHARGE_FAILURE_TYPES[script.outcome],
@@ -221,7 +245,12 @@ export class FakeActivities {
     chargeCard: async (request) => {
       const merchant = await this.find(request.merchantId);
       merchant.record('chargeCard', request);
-      return merchant.charge();
+      return merchant.charge(request);
+    },
+    lookUpCharge: async (request) => {
+      const merchant = await this.find(request.merchantId);
+      merchant.record('lookUpCharge', request);
+      return merchant.lookUp(request);
     },
     creditRecharge: async (request) => {
       const merchant = await this.find(request.merchantId);
