@@ -18,7 +18,7 @@ import { logger } from '../../src/logger';
 import { createReconcilerActivities } from '../../src/reconciler/activities';
 import type { RequestLogEntry } from '../../src/sandbox/request-log';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox/server';
-import { createStripeClient, SANDBOX_SECRET_KEY } from '../../src/stripe/client';
+import { createStripeClient, SANDBOX_SECRET_KEY, type StripeConfig } from '../../src/stripe/client';
 import { testDatabaseUrl } from './env';
 import { control } from './sandbox';
 import type { AutoReloadStateView } from '../../src/workflows/state';
@@ -34,10 +34,25 @@ export interface TestSystem extends Engine {
   stop(): Promise<void>;
 }
 
-export async function startTestSystem(name: string): Promise<TestSystem> {
+export interface TestSystemOptions {
+  /**
+   * The Stripe client's own timeout and retries, for tests of faults that outlast them
+   * (a `delay` longer than the timeout); the product's defaults when omitted.
+   */
+  readonly stripe?: Pick<StripeConfig, 'timeoutMs' | 'maxNetworkRetries'>;
+}
+
+export async function startTestSystem(
+  name: string,
+  options: TestSystemOptions = {},
+): Promise<TestSystem> {
   const database = connect(testDatabaseUrl());
   const sandbox = await startSandbox({ host: '127.0.0.1', port: 0 });
-  const stripe = createStripeClient({ secretKey: SANDBOX_SECRET_KEY, apiUrl: sandbox.url });
+  const stripe = createStripeClient({
+    ...options.stripe,
+    secretKey: SANDBOX_SECRET_KEY,
+    apiUrl: sandbox.url,
+  });
   const env = await connectTestEnvironment();
   const taskQueue = uniqueTaskQueue(name);
   const engine = createEngine({ database, stripe, temporal: env.client, taskQueue, log: logger });
