@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ApiApp } from '../src/api/app';
 import { connect } from '../src/db/client';
 import { createEngine } from '../src/engine';
+import { MAX_RECHARGES_PER_DAY } from '../src/domain/recharge-rule';
 import { logger } from '../src/logger';
 import { freePort } from '../src/temporal/dev-server';
 import {
@@ -294,6 +295,7 @@ for (const transport of ['inject()', 'a listening server'] as const) {
             inFlight: '0.00',
             remaining: '80.00',
           },
+          heldBack: null,
           lastRecharge: null,
           nextCharge: { amount: '25.00', due: true, withinCap: true },
         });
@@ -348,6 +350,43 @@ for (const transport of ['inject()', 'a listening server'] as const) {
           [recharge?.id, '20.00', 'succeeded'],
         );
         assert.deepEqual(state.nextCharge, { amount: '20.00', due: false, withinCap: true });
+      });
+
+      test('the daily limit of recharges shows as heldBack, with when it lifts', async () => {
+        const merchant = await rechargeReadyMerchant(api);
+        const base = `/v1/merchants/${merchant.id}`;
+        const settings = {
+          enabled: true,
+          threshold: '10.00',
+          amount: '20.00',
+          maxPerCycle: '500.00',
+        };
+        assert.equal(
+          (await api.call('PUT', `${base}/auto-reload`, ADMIN_KEY, settings)).status,
+          200,
+        );
+        // 15.00 opening; each 20.00 spent takes the balance below 10.00 again: ten recharges.
+        let balance = 15;
+        for (let recharge = 1; recharge <= MAX_RECHARGES_PER_DAY; recharge += 1) {
+          assert.equal((await useCredit(api, merchant.id, '6.00')).status, 201);
+          balance += 14;
+          await waitForBalance(api, merchant.id, `${balance}.00`);
+          assert.equal((await useCredit(api, merchant.id, '14.00')).status, 201);
+          balance -= 14;
+        }
+        assert.equal((await useCredit(api, merchant.id, '6.00')).status, 201);
+        await waitForBalance(api, merchant.id, '9.00');
+        const held = await waitFor('the 11th recharge held back', async () => {
+          const { body } = await api.call('GET', `${base}/auto-reload`, merchant.apiKey);
+          const state = body as { heldBack: { reason: string; until: string } | null };
+          return state.heldBack ?? undefined;
+        });
+        assert.equal(held.reason, 'rate_limited');
+        const { body } = await api.call('GET', `${base}/recharges?limit=100`, ADMIN_KEY);
+        const first = (body as { data: { createdAt: string }[] }).data.at(-1);
+        const dayAfterFirst = Date.parse(first?.createdAt ?? '') + 24 * 3_600_000;
+        // The workflow's clock and Postgres's differ by the time the charge took to record.
+        assert.ok(Math.abs(Date.parse(held.until) - dayAfterFirst) < 5_000, held.until);
       });
 
       test('the suggestion is 5 x amount without history, and follows the busiest cycle', async () => {

@@ -101,6 +101,11 @@ export interface AutoReloadFacts {
   readonly settings: AutoReloadSettings;
   readonly status: AutoReloadStatus;
   readonly cycle: { start: string; end: string; total: Micros; inFlight: Micros };
+  /** The runaway guard holds charging back until `until`; null when it does not (or unknown). */
+  readonly heldBack: {
+    readonly reason: 'rate_limited' | 'runaway_paused';
+    readonly until: string;
+  } | null;
   readonly lastRecharge: {
     id: string;
     amount: Micros;
@@ -144,6 +149,7 @@ export function presentAutoReload(facts: AutoReloadFacts) {
       inFlight: money(cycle.inFlight, currency),
       remaining: money(micros(remaining), currency),
     },
+    heldBack: facts.heldBack,
     lastRecharge: lastRecharge && {
       id: lastRecharge.id,
       amount: money(lastRecharge.amount, currency),

@@ -51,6 +51,8 @@ function factsFromRecord(record: AutoReloadRecord): AutoReloadFacts {
   return {
     ...record,
     cycle: { ...cycle.cycle, total: cycle.total, inFlight: cycle.inFlight },
+    // Only the workflow knows whether its runaway guard holds charging back.
+    heldBack: null,
     lastRecharge: lastRecharge && {
       id: lastRecharge.id,
       amount: lastRecharge.amount as Micros,
@@ -68,8 +70,20 @@ function factsFromView(view: AutoReloadStateView): AutoReloadFacts {
     settings: view.settings,
     status: view.status,
     cycle: view.cycle,
+    heldBack: heldBackOf(view),
     lastRecharge: view.lastRecharge,
   };
+}
+
+/** The runaway guard's hold, if any: the daily limit of recharges, or a runaway pause. */
+function heldBackOf(view: AutoReloadStateView): AutoReloadFacts['heldBack'] {
+  if (view.rateLimitedUntil !== null) {
+    return { reason: 'rate_limited', until: view.rateLimitedUntil };
+  }
+  if (view.runawayPause !== null) {
+    return { reason: 'runaway_paused', until: view.runawayPause.recheckAt };
+  }
+  return null;
 }
 
 /** Settings violations from the workflow's validator, as error details. */

@@ -31,6 +31,17 @@ export const AutoReloadSchema = Strict({
     inFlight: MoneyOut('Part of total still being charged'),
     remaining: MoneyOut('maxPerCycle minus total'),
   }),
+  heldBack: Nullable(
+    Strict(
+      {
+        reason: StringEnum(['rate_limited', 'runaway_paused']),
+        until: Type.String({ format: 'date-time' }),
+      },
+      'The runaway guard holds charging back until then: 10 recharges in 24 hours, or money ' +
+        'added far beyond what the ledger shows. Null when nothing holds it back, and in ' +
+        'answers read from Postgres alone while the workflow does not answer',
+    ),
+  ),
   lastRecharge: Nullable(
     Strict({
       id: Type.String(),
