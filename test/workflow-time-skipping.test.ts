@@ -1,64 +1,43 @@
 /**
- * Billing cycles on the time-skipping test server: the durable cycle timer rolls the cycle
- * at each (clamped) month end and the cap starts again from zero. Settings come from the
+ * Billing cycles and the retry schedule on the time-skipping test server: the durable cycle
+ * timer rolls the cycle at each (clamped) month end and the cap starts again from zero, and
+ * soft declines wait hours between attempts. The runaway guard is in
+ * workflow-runaway-guard.test.ts. Settings come from the
  * loadMerchant snapshot and everything is driven by signals, because this server has hung
  * on Updates.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parseMoney } from '../src/domain/money';
-import { temporalTestServerPath } from '../src/temporal/binaries';
 import { AUTO_RELOAD_STATUS_KEY, MERCHANT_ID_KEY } from '../src/temporal/search-attributes';
 import { balanceChangedSignal, getStateQuery } from '../src/workflows/definitions';
-import {
-  FakeActivities,
-  type FakeMerchant,
-  type FakeWorker,
-  startFakeWorker,
-} from './support/fake-activities';
+import type { FakeActivities, FakeMerchant, FakeWorker } from './support/fake-activities';
 import {
   type MerchantHandle,
   startMerchant,
   waitForIdle,
   waitForState,
 } from './support/merchant-workflow';
-import { installTemporalRuntime } from '../src/temporal/runtime';
+import { type TimeSkippingFixture, startTimeSkipping } from './support/time-skipping';
 
 const money = parseMoney;
 const HOUR_MS = 3_600_000;
-/** @temporalio/proto comes with @temporalio/client; it is not a direct dependency. */
-const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+let fixture: TimeSkippingFixture;
 let env: TestWorkflowEnvironment;
 let fakes: FakeActivities;
 let worker: FakeWorker;
 
 before(async () => {
-  installTemporalRuntime();
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
-  });
-  // This server takes no search-attribute flags; the workflow's upserts need them.
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: { [MERCHANT_ID_KEY.name]: KEYWORD, [AUTO_RELOAD_STATUS_KEY.name]: KEYWORD },
-  });
-  fakes = new FakeActivities();
-  worker = await startFakeWorker(env, fakes);
+  fixture = await startTimeSkipping();
+  ({ env, fakes, worker } = fixture);
 });
 
 after(async () => {
-  await worker?.stop();
-  await env?.teardown();
+  await fixture?.stop();
 });
 
-/** Moves the server's clock to `isoTime` (it starts at real now and only moves forward). */
-async function skipTo(isoTime: string): Promise<void> {
-  const delta = Date.parse(isoTime) - (await env.currentTimeMs());
-  assert.ok(delta > 0, `the server clock is already past ${isoTime}`);
-  await env.sleep(delta);
-}
+const skipTo = (isoTime: string) => fixture.skipTo(isoTime);
 
 /** Debits to just below the threshold and waits until the cap refuses the recharge. */
 async function debitUntilCapped(handle: MerchantHandle, merchant: FakeMerchant): Promise<void> {
@@ -126,49 +105,8 @@ void test('the cap starts again at each month end, with the anchor day clamped',
   assert.equal(typedSearchAttributes.get(AUTO_RELOAD_STATUS_KEY), 'active');
 });
 
-void test('the runaway guard stops the 11th recharge in 24 hours, and resumes after', async (t) => {
-  const { merchant, handle } = await startMerchant(t, env, worker, fakes, {
-    balance: '5.00',
-    settings: { maxPerCycle: money('1000.00') },
-  });
-  await waitForState(handle, (s) => s.attemptsMade === 1 && s.inFlight === null, '1st charge');
-  // Each debit of 20.00 drains the balance below the threshold again: ten recharges.
-  for (let charge = 2; charge <= 10; charge += 1) {
-    await handle.signal(balanceChangedSignal, merchant.debit('20.00'));
-    await waitForState(
-      handle,
-      (s) => s.attemptsMade === charge && s.inFlight === null,
-      `charge ${charge}`,
-    );
-  }
-
-  await handle.signal(balanceChangedSignal, merchant.debit('20.00'));
-  const held = await waitForState(
-    handle,
-    (s) => s.lastDecision?.outcome === 'skipped' && s.inFlight === null,
-    'the 11th recharge held back',
-  );
-  assert.equal(held.attemptsMade, 10);
-  assert.equal(held.rechargesInLastDay, 10);
-  assert.equal(held.status, 'active');
-  assert.deepEqual(merchant.decisions().at(-1), { outcome: 'skipped', reason: 'rate_limited' });
-  const until = held.rateLimitedUntil ?? '';
-  assert.ok(Date.parse(until) > (await env.currentTimeMs()), `resumes later, at ${until}`);
-  assert.equal(merchant.callsOf('chargeCard').length, 10);
-
-  // Once the first recharge is 24 hours old, charging resumes by itself.
-  await skipTo(new Date(Date.parse(until) + 1_000).toISOString());
-  const resumed = await waitForState(
-    handle,
-    (s) => s.attemptsMade === 11 && s.inFlight === null,
-    'the 11th charge after the window',
-  );
-  assert.equal(merchant.callsOf('chargeCard').length, 11);
-  // The other nine of the first day are still inside the window: it is full again.
-  assert.equal(resumed.rechargesInLastDay, 10);
-});
-
 void test('soft declines retry after 1 h, 6 h and 24 h, then end in payment_failed', async (t) => {
+  await fixture.skipToMidCycle();
   const { merchant, handle } = await startMerchant(t, env, worker, fakes, { balance: '5.00' });
   for (let i = 0; i < 4; i += 1) {
     merchant.chargeScript.push({ outcome: 'softDecline', declineCode: 'insufficient_funds' });
@@ -203,6 +141,7 @@ void test('soft declines retry after 1 h, 6 h and 24 h, then end in payment_fail
 });
 
 void test('a soft decline followed by a success returns to active and starts the schedule over', async (t) => {
+  await fixture.skipToMidCycle();
   const { merchant, handle } = await startMerchant(t, env, worker, fakes, { balance: '5.00' });
   merchant.chargeScript.push({ outcome: 'softDecline', declineCode: 'try_again_later' });
   await waitForState(handle, (s) => s.status === 'retry_scheduled', 'a retry scheduled');
@@ -217,6 +156,7 @@ void test('a soft decline followed by a success returns to active and starts the
 });
 
 void test('a generic decline is retried once after 1 h; a second one in a row is final', async (t) => {
+  await fixture.skipToMidCycle();
   const { merchant, handle } = await startMerchant(t, env, worker, fakes, { balance: '5.00' });
   for (let i = 0; i < 2; i += 1) {
     merchant.chargeScript.push({ outcome: 'softDecline', declineCode: 'generic_decline' });

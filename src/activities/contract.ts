@@ -96,6 +96,18 @@ export interface ChargeFailureDetails {
   readonly retryInMs?: number | null;
 }
 
+/** For the runaway guard: the ledger since the first recharge credit of the last 24 hours. */
+export interface FundingRequest {
+  readonly merchantId: string;
+  /** The ledger sequence number of that first credit. */
+  readonly afterSeq: number;
+}
+
+/** The balance and the usage debited after `afterSeq`, read from one snapshot. */
+export interface FundingMeasure extends BalanceAfter {
+  readonly usedAfterSeq: Micros;
+}
+
 export interface CreditRequest {
   readonly merchantId: string;
   readonly rechargeId: string;
@@ -172,6 +184,7 @@ export const NOTIFICATION_TYPES = [
   'auto_reload.action_required',
   'auto_reload.cap_warning',
   'auto_reload.cap_reached',
+  'auto_reload.paused',
   'auto_reload.settings_changed',
   'balance.low',
 ] as const;
@@ -210,6 +223,8 @@ export interface AutoReloadActivities {
    */
   lookUpCharge(request: ChargeLookupRequest): Promise<ChargeSucceeded | ChargeNotFound>;
   creditRecharge(request: CreditRequest): Promise<BalanceAfter>;
+  /** Reads what the runaway guard weighs recharges against (domain/runaway.ts). */
+  measureFunding(request: FundingRequest): Promise<FundingMeasure>;
   recordDecision(input: DecisionInput): Promise<void>;
   /** Credits a late PaymentIntent success once and marks its recharge succeeded. */
   settleLateRecharge(request: LateRechargeRequest): Promise<LateRechargeSettlement>;

@@ -12,6 +12,7 @@ import type {
   AutoReloadActivities,
   BalanceAfter,
   CreditRequest,
+  FundingMeasure,
   MerchantSnapshot,
 } from './contract';
 import { chargeCard, lookUpCharge } from './charge';
@@ -30,6 +31,7 @@ export interface LedgerForActivities {
   /** `credited` is false when this PaymentIntent was credited before (nothing changed). */
   creditRecharge(request: CreditRequest): Promise<BalanceAfter & { readonly credited: boolean }>;
   readBalance(merchantId: string): Promise<BalanceAfter | null>;
+  readFunding(merchantId: string, afterSeq: number): Promise<FundingMeasure | null>;
 }
 
 export interface ActivityDeps {
@@ -86,6 +88,12 @@ export function createActivities(deps: ActivityDeps): AutoReloadActivities {
     lookUpCharge: (request) => lookUpCharge(deps, request),
 
     creditRecharge: (request) => deps.ledger.creditRecharge(request),
+
+    async measureFunding({ merchantId, afterSeq }) {
+      const funding = await deps.ledger.readFunding(merchantId, afterSeq);
+      if (!funding) throw new Error(`Merchant ${merchantId} has no balance row`);
+      return funding;
+    },
 
     recordDecision: (input) => insertDecision(deps.db, input),
 

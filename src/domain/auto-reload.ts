@@ -37,6 +37,7 @@ export const SKIP_REASONS = [
   'action_required',
   'retry_scheduled',
   'rate_limited',
+  'runaway_paused',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 

@@ -8,11 +8,12 @@ import type { Micros } from '../domain/money';
 import { creditManual, creditRecharge } from './credit';
 import { debitUsage, debitUsageBatch } from './debit';
 import { checkInvariants, ledgerSum } from './invariants';
-import { listLedger, readBalance } from './read';
+import { listLedger, readBalance, readFunding } from './read';
 import type {
   BalanceState,
   CreditResult,
   DebitResult,
+  FundingState,
   InvariantReport,
   LedgerPage,
   LedgerPageRequest,
@@ -31,6 +32,8 @@ export interface Ledger {
   /** Credits an operator's manual credit once per credit id. */
   creditManual(request: ManualCredit): Promise<CreditResult>;
   readBalance(merchantId: string): Promise<BalanceState | null>;
+  /** The balance and the usage debited after `afterSeq`, at one snapshot. */
+  readFunding(merchantId: string, afterSeq: number): Promise<FundingState | null>;
   listLedger(merchantId: string, request?: LedgerPageRequest): Promise<LedgerPage>;
   /** For tests and audits: reads the merchant's whole ledger. */
   ledgerSum(merchantId: string): Promise<Micros>;
@@ -47,6 +50,7 @@ export function createLedger(source: DatabaseHandle | postgres.Sql): Ledger {
     creditRecharge: (request) => creditRecharge(sql, request),
     creditManual: (request) => creditManual(sql, request),
     readBalance: (merchantId) => readBalance(sql, merchantId),
+    readFunding: (merchantId, afterSeq) => readFunding(sql, merchantId, afterSeq),
     listLedger: (merchantId, request) => listLedger(sql, merchantId, request),
     ledgerSum: (merchantId) => ledgerSum(sql, merchantId),
     checkInvariants: (merchantId) => checkInvariants(sql, merchantId),

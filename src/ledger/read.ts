@@ -3,8 +3,14 @@ import type postgres from 'postgres';
 import type { Micros } from '../domain/money';
 import { InvalidCursorError, InvalidLimitError } from './errors';
 import { PREPARED, toNumber } from './run';
-import { LIST_LEDGER_SQL, READ_BALANCE_SQL } from './statements';
-import type { BalanceState, LedgerEntry, LedgerPage, LedgerPageRequest } from './types';
+import { LIST_LEDGER_SQL, READ_BALANCE_SQL, READ_FUNDING_SQL } from './statements';
+import type {
+  BalanceState,
+  FundingState,
+  LedgerEntry,
+  LedgerPage,
+  LedgerPageRequest,
+} from './types';
 
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 500;
@@ -35,6 +41,28 @@ export async function readBalance(
   const [row] = await sql.unsafe<BalanceRow[]>(READ_BALANCE_SQL, [merchantId], PREPARED);
   if (row === undefined) return null;
   return { balance: toNumber(row.balance) as Micros, ledgerSeq: toNumber(row.ledger_seq) };
+}
+
+/**
+ * The balance with the usage debited after `afterSeq`, at one snapshot; null when there is
+ * no such merchant. The runaway guard weighs recharges against it (domain/runaway.ts).
+ */
+export async function readFunding(
+  sql: postgres.Sql,
+  merchantId: string,
+  afterSeq: number,
+): Promise<FundingState | null> {
+  const [row] = await sql.unsafe<(BalanceRow & { used: Int8 })[]>(
+    READ_FUNDING_SQL,
+    [merchantId, afterSeq],
+    PREPARED,
+  );
+  if (row === undefined) return null;
+  return {
+    balance: toNumber(row.balance) as Micros,
+    ledgerSeq: toNumber(row.ledger_seq),
+    usedAfterSeq: toNumber(row.used) as Micros,
+  };
 }
 
 /** The cursor for the page after the entry with this sequence number. */

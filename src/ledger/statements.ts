@@ -125,6 +125,21 @@ select balance, ledger_seq from merchants where id = $1::text
 `;
 
 /**
+ * The balance and the usage debited after a sequence number, from one snapshot (one
+ * statement), for the runaway guard. Parameters: $1 merchant id, $2 the exclusive lower
+ * bound on seq. Walks the (merchant_id, seq) primary key from that point on.
+ */
+export const READ_FUNDING_SQL = `
+select m.balance, m.ledger_seq,
+  coalesce((
+    select -sum(e.amount) from ledger_entries e
+    where e.merchant_id = m.id and e.seq > $2::int8 and e.kind = 'usage'
+  ), 0) as used
+from merchants m
+where m.id = $1::text
+`;
+
+/**
  * Newest first, strictly below a sequence number. Parameters: $1 merchant id, $2 the
  * exclusive upper bound on seq (use the largest int8 for the first page), $3 row limit.
  * Walks the (merchant_id, seq) primary key backwards, so a page costs its own rows only.

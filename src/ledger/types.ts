@@ -48,6 +48,11 @@ export type DebitResult =
 
 export type DebitStatus = DebitResult['status'];
 
+/** The balance, and the usage debited after a given sequence number, at one snapshot. */
+export interface FundingState extends BalanceState {
+  readonly usedAfterSeq: Micros;
+}
+
 export interface RechargeCredit {
   readonly merchantId: string;
   readonly rechargeId: string;

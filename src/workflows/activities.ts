@@ -7,7 +7,7 @@ import { type AutoReloadActivities, CHARGE_FAILURE_TYPES } from '../activities/c
 
 /** Postgres reads and writes that are safe to repeat: retried until they succeed. */
 export const store = proxyActivities<
-  Pick<AutoReloadActivities, 'loadMerchant' | 'saveStatus' | 'recordDecision'>
+  Pick<AutoReloadActivities, 'loadMerchant' | 'saveStatus' | 'recordDecision' | 'measureFunding'>
 >({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },

@@ -15,6 +15,7 @@ import { type MerchantState, nowIso } from './state';
 /** What settling needs from the workflow that owns the state. */
 export interface LatePaymentHooks {
   applyBalance(after: BalanceAfter): boolean;
+  recordCredit(amount: Micros, ledgerSeq: number): void;
   requestEvaluation(): void;
   /** True while a charge is between decision and settlement. */
   chargeRunning(): boolean;
@@ -135,6 +136,7 @@ export class LatePayments {
     const { paymentIntentId, rechargeId } = event;
     const { amount, cycleKey, balanceAfter } = settlement;
     this.hooks.applyBalance(balanceAfter);
+    this.hooks.recordCredit(amount, balanceAfter.ledgerSeq);
     // A charge that failed was taken out of its cycle's total; it counts again now, if that
     // cycle is still the current one.
     if (cycleKey === s.cycle.key) s.cycle.total = addMicros(s.cycle.total, amount);

@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { BalanceAfter, DecisionRecord } from '../activities/contract';
 import type { AutoReloadSettings, AutoReloadStatus, SkipReason } from '../domain/auto-reload';
-import { decideRecharge } from '../domain/recharge-rule';
+import { type RechargeVerdict, decideRecharge } from '../domain/recharge-rule';
 import { store, settingsStore } from './activities';
 import {
   type PaymentMethodChange,
@@ -30,6 +30,7 @@ import { LatePayments } from './late-payment';
 import { MerchantNotifier } from './notifications';
 import { publishStatus } from './publish';
 import { type RechargeHooks, RechargeRunner } from './recharge';
+import { FundingCheck } from './funding-check';
 import { RunawayGuard } from './runaway-guard';
 import { Dunning } from './dunning';
 import { assertValidSettings, pickSettings } from './settings-update';
@@ -61,6 +62,7 @@ export class MerchantAutoReload {
   private readonly notifier: MerchantNotifier;
   private readonly latePayments: LatePayments;
   private readonly guard: RunawayGuard;
+  private readonly funding: FundingCheck;
   private readonly dunning: Dunning;
 
   constructor(private readonly state: MerchantState) {
@@ -69,6 +71,7 @@ export class MerchantAutoReload {
       this.needsEvaluation = true;
     };
     this.guard = new RunawayGuard(state, evaluateAgain);
+    this.funding = new FundingCheck(state, evaluateAgain);
     this.dunning = new Dunning(state, evaluateAgain);
     this.recharges = new RechargeRunner(state, this.hooks(), this.notifier, this.dunning);
     const chargeRunning = () => this.recharges.running;
@@ -80,6 +83,7 @@ export class MerchantAutoReload {
     return {
       recordDecision: (decision, statusAfter) => this.recordDecision(decision, statusAfter),
       applyBalance: (after) => this.applyBalance(after),
+      recordCredit: (amount, ledgerSeq) => this.funding.recordCredit(amount, ledgerSeq),
       requestEvaluation: () => {
         this.needsEvaluation = true;
       },
@@ -172,15 +176,41 @@ export class MerchantAutoReload {
     log.info('Billing cycle started', { previousKey, cycleKey: this.state.cycle.key });
   }
 
-  /** Decides synchronously, so state reflects the decision before anything is awaited. */
+  /**
+   * Decides synchronously, so state reflects the decision before anything is awaited. The
+   * one exception reads the ledger for the runaway guard first, then decides again.
+   */
   private async evaluate(): Promise<void> {
     this.needsEvaluation = false;
     const s = this.state;
     if (this.settingsChanged) s.capReachedCycleKey = null;
     this.settingsChanged = false;
     this.notifier.checkBalanceLow();
+    const verdict = this.decide();
+    const funding = verdict.kind === 'charge' ? this.funding.check() : 'within';
+    if (funding === 'measure') {
+      // Not counted as an evaluation: an Update waits for the decision that follows.
+      await this.funding.measure((after) => this.applyBalance(after));
+      this.needsEvaluation = true;
+      return;
+    }
+    this.evaluations += 1;
+    if (verdict.kind === 'charge' && funding === 'within') {
+      this.guard.recordStart();
+      this.recharges.start(verdict.amount);
+    }
+    // A charge raises the total, new settings may lower the cap: both can cross a level.
+    this.notifier.checkCapWarnings();
+    if (funding === 'runaway') return this.recordSkip('runaway_paused');
+    if (verdict.kind !== 'skip') return;
+    if (verdict.reason === 'rate_limited') this.guard.holdUntilWindowFrees();
+    await this.recordSkip(verdict.reason);
+  }
+
+  private decide(): RechargeVerdict {
+    const s = this.state;
     const rechargesInLastDay = this.guard.rechargesInLastDay();
-    const verdict = decideRecharge({
+    return decideRecharge({
       settings: s.settings,
       currency: s.currency,
       balance: s.balance,
@@ -190,16 +220,6 @@ export class MerchantAutoReload {
       paymentProblem: s.paymentProblem,
       ...(rechargesInLastDay !== undefined && { rechargesInLastDay }),
     });
-    this.evaluations += 1;
-    if (verdict.kind === 'charge') {
-      this.guard.recordStart();
-      this.recharges.start(verdict.amount);
-    }
-    // A charge raises the total, new settings may lower the cap: both can cross a level.
-    this.notifier.checkCapWarnings();
-    if (verdict.kind !== 'skip') return;
-    if (verdict.reason === 'rate_limited') this.guard.holdUntilWindowFrees();
-    await this.recordSkip(verdict.reason);
   }
 
   /**
@@ -223,6 +243,10 @@ export class MerchantAutoReload {
       ? deriveStatus({ ...s, capReachedCycleKey: s.cycle.key })
       : undefined;
     await this.recordDecision({ outcome: 'skipped', reason }, statusAfter);
+    if (reason === 'runaway_paused') {
+      this.funding.alert();
+      this.notifier.runawayPaused();
+    }
     if (!capped) return;
     s.capReachedCycleKey = s.cycle.key;
     this.notifier.capReached();

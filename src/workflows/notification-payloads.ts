@@ -18,9 +18,11 @@ export type MoneyString = string;
 type Common = { readonly merchantId: string; readonly currency: Currency };
 
 /**
- * Why a charge failed, in the failure classes of SPEC 3.6. `unknown`: retries ran out on
- * transient errors, so the card may have been charged (a late Stripe event then credits
- * it). `authentication_required` is never sent here: it is `auto_reload.action_required`.
+ * Why a charge failed, in the failure classes of SPEC 3.6. `unknown`: Stripe did not answer
+ * under any key and holds no PaymentIntent for the recharge, so nothing was charged (code
+ * `stripe_unavailable`; a new attempt follows on the retry schedule). Runs recorded before
+ * the lookup sent it when the card may have been charged. `authentication_required` is
+ * never sent here: it is `auto_reload.action_required`.
  */
 export type NotifiedFailureType =
   'soft_decline' | 'hard_decline' | 'authentication_required' | 'configuration' | 'unknown';
@@ -47,6 +49,22 @@ export type RechargeFailedData = Common & {
   readonly code: string | null;
   readonly declineCode: string | null;
   readonly status: AutoReloadStatus;
+};
+
+/**
+ * The runaway guard paused Auto Reload: in the last 24 hours, recharges added far more than
+ * the ledger shows for them (see domain/runaway.ts). It lifts by itself at `recheckAt`, or
+ * sooner once the missing money is credited.
+ */
+export type RunawayPausedData = Common & {
+  readonly reason: 'runaway';
+  /** Recharges credited after the first of the last 24 hours. */
+  readonly added: MoneyString;
+  /** The balance, and the usage debited since that first recharge. */
+  readonly balance: MoneyString;
+  readonly used: MoneyString;
+  readonly since: string;
+  readonly recheckAt: string;
 };
 
 /** The bank asks the merchant to authenticate this PaymentIntent on-session. */
@@ -180,6 +198,22 @@ export function actionRequiredData(
   const money = formatterOf(state);
   const { rechargeId } = recharge;
   return { ...common(state), rechargeId, paymentIntentId, amount: money(recharge.amount) };
+}
+
+/** `auto_reload.paused`, with the figures that made the runaway guard pause. */
+export function runawayPausedData(state: MerchantState): RunawayPausedData | null {
+  const pause = state.runawayPause;
+  if (!pause) return null;
+  const money = formatterOf(state);
+  return {
+    ...common(state),
+    reason: 'runaway',
+    added: money(pause.added),
+    balance: money(pause.balance),
+    used: money(pause.used),
+    since: pause.since,
+    recheckAt: pause.recheckAt,
+  };
 }
 
 /** `auto_reload.cap_warning` for one level of the current cycle. */

@@ -31,6 +31,7 @@ import {
   capReachedData,
   capWarningData,
   rechargeFailedData,
+  runawayPausedData,
   rechargeSucceededData,
   settingsChangedData,
 } from './notification-payloads';
@@ -88,6 +89,12 @@ export class MerchantNotifier {
   /** After a `cap_reached` skip was recorded (recordSkip already drops repeats). */
   capReached(): void {
     this.send('auto_reload.cap_reached', capReachedData(this.state));
+  }
+
+  /** After a `runaway_paused` skip was recorded (recordSkip already drops repeats). */
+  runawayPaused(): void {
+    const data = runawayPausedData(this.state);
+    if (data) this.send('auto_reload.paused', data);
   }
 
   /** After an Update applied new settings (whether or not they differ from the old). */

@@ -9,7 +9,7 @@ import type { Micros } from '../domain/money';
 import { AUTO_RELOAD_STATUS_KEY, MERCHANT_ID_KEY } from '../temporal/search-attributes';
 import { store } from './activities';
 import { MAX_RECHARGES_PER_DAY } from '../domain/recharge-rule';
-import { type MerchantState, deriveStatus, rateLimitedUntil } from './state';
+import { type MerchantState, activePause, deriveStatus, rateLimitedUntil } from './state';
 
 /** Marks histories in which the transient `recharging` status is not written to Postgres. */
 const PERSIST_SETTLED_STATUS_PATCH = 'persist-settled-status';
@@ -46,10 +46,19 @@ function whyNotRecharging(state: MerchantState, status: AutoReloadStatus): strin
       if (until !== null) {
         return `At most ${MAX_RECHARGES_PER_DAY} recharges in 24 hours; resumes at ${until}.`;
       }
+      const pause = activePause(state, Date.now());
+      if (pause !== null) {
+        const { added, balance, used, recheckAt } = pause;
+        return `Runaway guard: recharges added ${money(state, added)} while the ledger shows ${money(state, balance)} balance and ${money(state, used)} usage; paused until ${recheckAt} or until the missing money is credited.`;
+      }
       if (!state.hasPaymentMethod) return 'No saved card.';
       return state.balance >= state.settings.threshold ? 'Balance is not below threshold.' : null;
     }
   }
+}
+
+function money(state: MerchantState, value: Micros): string {
+  return `${formatInCurrency(value, state.currency)} ${state.currency.toUpperCase()}`;
 }
 
 function describeLastDecision(state: MerchantState): string {
@@ -62,16 +71,15 @@ function describeLastDecision(state: MerchantState): string {
 /** Refreshes the Web UI summary; cheap (no history event), so call it after any change. */
 export function refreshCurrentDetails(state: MerchantState): void {
   const status = deriveStatus(state);
-  const money = (value: Micros): string =>
-    `${formatInCurrency(value, state.currency)} ${state.currency.toUpperCase()}`;
   const why = whyNotRecharging(state, status);
   const lines = [
     `**Auto Reload: ${status}**`,
     '',
-    `- Balance: ${money(state.balance)} (threshold ${money(state.settings.threshold)})`,
-    `- Cycle ${state.cycle.key}: ${money(state.cycle.total)} of ${money(
+    `- Balance: ${money(state, state.balance)} (threshold ${money(state, state.settings.threshold)})`,
+    `- Cycle ${state.cycle.key}: ${money(state, state.cycle.total)} of ${money(
+      state,
       state.settings.maxPerCycle,
-    )} (in flight ${money(state.cycle.inFlight)})`,
+    )} (in flight ${money(state, state.cycle.inFlight)})`,
     `- Last decision: ${describeLastDecision(state)}`,
   ];
   if (why !== null) lines.push(`- Not recharging: ${why}`);

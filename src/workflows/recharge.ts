@@ -23,6 +23,8 @@ export interface RechargeHooks {
   /** `statusAfter` defaults to the status of the state as it is now. */
   recordDecision(decision: DecisionRecord, statusAfter?: AutoReloadStatus): Promise<void>;
   applyBalance(after: BalanceAfter): boolean;
+  /** A recharge was credited: the runaway guard counts it, with its ledger sequence number. */
+  recordCredit(amount: Micros, ledgerSeq: number): void;
   requestEvaluation(): void;
 }
 
@@ -268,6 +270,7 @@ export class RechargeRunner {
     const merchantId = this.state.merchantId;
     const after = await credits.creditRecharge({ merchantId, rechargeId, paymentIntentId, amount });
     this.hooks.applyBalance(after);
+    this.hooks.recordCredit(amount, after.ledgerSeq);
     this.close(recharge, true);
     this.dunning.reset();
     const at = nowIso();

@@ -1,24 +1,27 @@
 /**
- * The runaway guard of SPEC 3.6: at most MAX_RECHARGES_PER_DAY recharges in any 24 hours.
- * A merchant whose usage (or a bug) drains the balance again and again gets a `rate_limited`
- * skip instead of a card charged dozens of times, and charging resumes by itself when the
- * oldest recharge leaves the window.
+ * The runaway guard's first limit (SPEC 3.6): at most MAX_RECHARGES_PER_DAY recharges in
+ * any 24 hours. A merchant whose usage (or a bug) drains the balance again and again gets a
+ * `rate_limited` skip instead of a card charged dozens of times, and charging resumes by
+ * itself when the oldest recharge leaves the window. The second limit, on money added
+ * against usage, is in funding-check.ts.
  */
-import { isCancellation, log, patched, sleep } from '@temporalio/workflow';
+import { log, patched } from '@temporalio/workflow';
 import { MAX_RECHARGES_PER_DAY } from '../domain/recharge-rule';
 import { type MerchantState, nowIso, rateLimitedUntil, recentStarts } from './state';
+import { WakeTimer } from './wake-timer';
 
 /** Marks histories in which the guard counts recharges and may hold them back. */
 const RUNAWAY_GUARD_PATCH = 'runaway-guard';
 
 export class RunawayGuard {
-  /** The instant the wake-up timer is set for, so one window arms one timer. */
-  private timerUntil: string | null = null;
+  private readonly timer: WakeTimer;
 
   constructor(
     private readonly state: MerchantState,
-    private readonly wake: () => void,
-  ) {}
+    wake: () => void,
+  ) {
+    this.timer = new WakeTimer(wake);
+  }
 
   /**
    * Recharges started in the last 24 hours, pruning older ones; undefined when replaying a
@@ -39,18 +42,8 @@ export class RunawayGuard {
   /** After a `rate_limited` skip: evaluate again once the window has room. */
   holdUntilWindowFrees(): void {
     const until = rateLimitedUntil(this.state, Date.now());
-    if (until === null || until === this.timerUntil) return;
-    this.timerUntil = until;
+    if (until === null || this.timer.isArmedFor(until)) return;
     log.warn('Runaway guard holds recharges back', { limit: MAX_RECHARGES_PER_DAY, until });
-    sleep(Math.max(Date.parse(until) - Date.now(), 1)).then(
-      () => {
-        this.timerUntil = null;
-        this.wake();
-      },
-      (error: unknown) => {
-        // Cancelling the workflow cancels the timer too; the loop reports that itself.
-        if (!isCancellation(error)) throw error;
-      },
-    );
+    this.timer.at(until);
   }
 }

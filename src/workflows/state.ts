@@ -54,6 +54,36 @@ export interface RechargeSummary {
   readonly at: string;
 }
 
+/** A recharge credit the runaway guard counts (funding-check.ts). */
+export interface CreditRecord {
+  readonly at: string;
+  readonly amount: Micros;
+  /** The credit's own ledger sequence number. */
+  readonly ledgerSeq: number;
+}
+
+/** The ledger as the runaway guard last read it, at one snapshot. */
+export interface FundingSnapshot {
+  /** Usage is counted after this sequence number: the first credit of the window. */
+  readonly afterSeq: number;
+  readonly ledgerSeq: number;
+  readonly balance: Micros;
+  readonly used: Micros;
+  readonly at: string;
+}
+
+/** Why the runaway guard holds charging back, with the figures it found. */
+export interface RunawayPause {
+  readonly since: string;
+  /** Recharges credited after the first of the last 24 hours. */
+  readonly added: Micros;
+  /** Where the ledger shows money: the balance and the usage since that first credit. */
+  readonly balance: Micros;
+  readonly used: Micros;
+  /** When that first credit leaves the window and the figures are weighed afresh. */
+  readonly recheckAt: string;
+}
+
 /** The last decision recorded in the decision log, with where and when it was made. */
 export type DecisionSummary = DecisionRecord & {
   readonly decisionId: string;
@@ -80,6 +110,14 @@ export interface MerchantState {
    * Absent in state carried over from runs without the guard.
    */
   recentRechargeStarts?: string[];
+  /**
+   * Recharges credited in the last 24 hours, oldest first, for the runaway guard's check of
+   * money added against usage. Absent in state carried over from runs without the check.
+   */
+  recentCredits?: CreditRecord[];
+  fundingSnapshot?: FundingSnapshot | null;
+  /** Set while the runaway guard holds charging back for money added beyond usage. */
+  runawayPause?: RunawayPause | null;
   /**
    * Soft declines in a row and the scheduled retry, if any (see dunning.ts). Absent when
    * there are none, and in state carried over from runs without dunning.
@@ -134,6 +172,8 @@ export interface AutoReloadStateView {
   readonly rechargesInLastDay: number;
   /** While the runaway guard holds charging back: when the oldest of them leaves the window. */
   readonly rateLimitedUntil: string | null;
+  /** While money added far exceeds what the ledger shows for it: the figures, and until when. */
+  readonly runawayPause: RunawayPause | null;
 }
 
 /** Workflow time as ISO 8601; Date.now() in a workflow is the deterministic task time. */
@@ -200,6 +240,12 @@ export function rateLimitedUntil(state: MerchantState, nowMs: number): string | 
   return new Date(Date.parse(oldest) + RECHARGE_WINDOW_MS).toISOString();
 }
 
+/** The runaway pause, or null when there is none or its window has passed. */
+export function activePause(state: MerchantState, nowMs: number): RunawayPause | null {
+  const pause = state.runawayPause ?? null;
+  return pause !== null && Date.parse(pause.recheckAt) > nowMs ? pause : null;
+}
+
 /** A detached copy of the state for readers; internal bookkeeping is left out. */
 export function stateView(state: MerchantState): AutoReloadStateView {
   return {
@@ -218,5 +264,6 @@ export function stateView(state: MerchantState): AutoReloadStateView {
     attemptsMade: state.attemptsMade,
     rechargesInLastDay: recentStarts(state, Date.now()).length,
     rateLimitedUntil: rateLimitedUntil(state, Date.now()),
+    runawayPause: activePause(state, Date.now()),
   };
 }

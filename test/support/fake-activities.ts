@@ -14,6 +14,7 @@ import {
   type ChargeRequest,
   type ChargeSucceeded,
   type DecisionRecord,
+  type FundingMeasure,
   type LateRechargeRequest,
   type LateRechargeSettlement,
   type MerchantSnapshot,
@@ -69,7 +70,14 @@ export class FakeMerchant {
    */
   readonly lookupScript: ('found' | 'not_found')[] = [];
   readonly calls: { readonly name: ActivityName; readonly input: unknown }[] = [];
+  /**
+   * A ledger fault for the runaway guard's tests: credits take a sequence number but never
+   * reach the balance, so each recharge leaves the merchant as low as before.
+   */
+  creditsVanish = false;
   private readonly credited = new Map<string, BalanceAfter>();
+  /** Usage debits by sequence number, for measureFunding. */
+  private readonly usage: { readonly seq: number; readonly amount: Micros }[] = [];
   private readonly gates: Record<'charge' | 'credit' | 'notification', Promise<void> | null> = {
     charge: null,
     credit: null,
@@ -88,6 +96,14 @@ export class FakeMerchant {
   /** A usage debit on the fake ledger; answers the payload of the balanceChanged signal. */
   debit(amount: string): BalanceAfter {
     this.balance = subtractMicros(this.balance, parseMoney(amount));
+    this.ledgerSeq += 1;
+    this.usage.push({ seq: this.ledgerSeq, amount: parseMoney(amount) });
+    return { balance: this.balance, ledgerSeq: this.ledgerSeq };
+  }
+
+  /** An operator's manual credit on the fake ledger; answers the balanceChanged payload. */
+  creditManually(amount: string): BalanceAfter {
+    this.balance = addMicros(this.balance, parseMoney(amount));
     this.ledgerSeq += 1;
     return { balance: this.balance, ledgerSeq: this.ledgerSeq };
   }
@@ -156,6 +172,14 @@ export class FakeMerchant {
     };
   }
 
+  /** Like the ledger's readFunding: the balance, and the usage after `afterSeq`. */
+  funding(afterSeq: number): FundingMeasure {
+    const usedAfterSeq = this.usage
+      .filter((debit) => debit.seq > afterSeq)
+      .reduce<Micros>((total, debit) => addMicros(total, debit.amount), ZERO);
+    return { balance: this.balance, ledgerSeq: this.ledgerSeq, usedAfterSeq };
+  }
+
   /** Like the real lookup: the last charge's PaymentIntent, or nothing with the schedule's wait. */
   lookUp(request: ChargeLookupRequest): ChargeSucceeded | ChargeNotFound {
     if (this.lookupScript.shift() === 'found') {
@@ -211,7 +235,7 @@ export class FakeMerchant {
   credit(paymentIntentId: string, amount: Micros): BalanceAfter {
     const earlier = this.credited.get(paymentIntentId);
     if (earlier) return earlier;
-    this.balance = addMicros(this.balance, amount);
+    if (!this.creditsVanish) this.balance = addMicros(this.balance, amount);
     this.ledgerSeq += 1;
     const after = { balance: this.balance, ledgerSeq: this.ledgerSeq };
     this.credited.set(paymentIntentId, after);
@@ -257,6 +281,11 @@ export class FakeActivities {
       merchant.record('creditRecharge', request);
       await merchant.creditGate();
       return merchant.credit(request.paymentIntentId, request.amount);
+    },
+    measureFunding: async (request) => {
+      const merchant = await this.find(request.merchantId);
+      merchant.record('measureFunding', request);
+      return merchant.funding(request.afterSeq);
     },
     recordDecision: async (input) => {
       (await this.find(input.merchantId)).record('recordDecision', input);
