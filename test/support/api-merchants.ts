@@ -1,6 +1,9 @@
 /** Merchants made through the API itself, for API tests. */
 import assert from 'node:assert/strict';
 import { ADMIN_KEY, PIPELINE_KEY, type TestApi } from './api';
+
+/** Anything that calls the API: an in-process test API or a cluster's real one. */
+export type ApiCaller = Pick<TestApi, 'call'>;
 import { waitFor } from './wait';
 
 export interface ApiMerchant {
@@ -17,7 +20,7 @@ export function nextId(prefix: string): string {
 }
 
 export async function createApiMerchant(
-  api: TestApi,
+  api: ApiCaller,
   body: Record<string, unknown> = { name: 'Corner Shop' },
 ): Promise<ApiMerchant> {
   const { status, body: answer } = await api.call('POST', '/v1/merchants', ADMIN_KEY, body);
@@ -26,7 +29,7 @@ export async function createApiMerchant(
 }
 
 /** A merchant with a card, an opening credit and Auto Reload at 10 / 20 / 100 usd. */
-export async function rechargeReadyMerchant(api: TestApi, opening = '15.00') {
+export async function rechargeReadyMerchant(api: ApiCaller, opening = '15.00') {
   const merchant = await createApiMerchant(api);
   const base = `/v1/merchants/${merchant.id}`;
   const card = { paymentMethodId: 'pm_card_visa' };
@@ -42,15 +45,24 @@ export async function rechargeReadyMerchant(api: TestApi, opening = '15.00') {
   return merchant;
 }
 
-export async function useCredit(api: TestApi, merchantId: string, amount: string) {
+export async function useCredit(api: ApiCaller, merchantId: string, amount: string) {
   const event = { id: nextId('usage'), amount, kind: 'campaign' };
   return api.call('POST', `/v1/merchants/${merchantId}/usage`, PIPELINE_KEY, event);
 }
 
 /** Waits until the merchant's balance reads exactly `expected`. */
-export async function waitForBalance(api: TestApi, merchantId: string, expected: string) {
-  await waitFor(`balance ${expected}`, async () => {
-    const { body } = await api.call('GET', `/v1/merchants/${merchantId}/balance`, ADMIN_KEY);
-    return (body as { balance: string }).balance === expected ? true : undefined;
-  });
+export async function waitForBalance(
+  api: ApiCaller,
+  merchantId: string,
+  expected: string,
+  timeoutMs?: number,
+) {
+  await waitFor(
+    `balance ${expected}`,
+    async () => {
+      const { body } = await api.call('GET', `/v1/merchants/${merchantId}/balance`, ADMIN_KEY);
+      return (body as { balance: string }).balance === expected ? true : undefined;
+    },
+    timeoutMs,
+  );
 }
