@@ -40,6 +40,8 @@ export interface TestSystemOptions {
    * (a `delay` longer than the timeout); the product's defaults when omitted.
    */
   readonly stripe?: Pick<StripeConfig, 'timeoutMs' | 'maxNetworkRetries'>;
+  /** Waits before each new attempt after a soft decline; the product's 1 h, 6 h, 24 h when omitted. */
+  readonly softDeclineRetryDelaysMs?: readonly number[];
 }
 
 export async function startTestSystem(
@@ -68,6 +70,9 @@ export async function startTestSystem(
         stripe,
         ledger: engine.ledger,
         allowPrivateNotificationUrls: true,
+        ...(options.softDeclineRetryDelaysMs && {
+          softDeclineRetryDelaysMs: options.softDeclineRetryDelaysMs,
+        }),
       }),
       ...createReconcilerActivities({ db: database.db, workflows: engine.workflows }),
     },
