@@ -35,6 +35,8 @@ const TASK_QUEUE = 'auto-reload-cluster';
 export interface ClusterOptions {
   /** How often the worker's reconciler schedule runs. @default 60, the product's default */
   readonly reconcilerIntervalSeconds?: number;
+  /** How long the worker's Stripe client waits for an answer. @default 20_000 */
+  readonly stripeTimeoutMs?: number;
 }
 
 export interface Cluster {
@@ -108,6 +110,7 @@ function childEnv(settings: {
   sandboxUrl: string;
   apiPort: number;
   reconcilerIntervalSeconds: number;
+  stripeTimeoutMs: number | undefined;
 }): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
@@ -119,6 +122,7 @@ function childEnv(settings: {
     TEMPORAL_TASK_QUEUE: TASK_QUEUE,
     STRIPE_API_URL: settings.sandboxUrl,
     STRIPE_SECRET_KEY: SANDBOX_SECRET_KEY,
+    STRIPE_TIMEOUT_MS: settings.stripeTimeoutMs?.toString(),
     ADMIN_API_KEY: ADMIN_KEY,
     PIPELINE_API_KEY: PIPELINE_KEY,
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
@@ -148,6 +152,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     sandboxUrl: sandbox.url,
     apiPort,
     reconcilerIntervalSeconds: options.reconcilerIntervalSeconds ?? 60,
+    stripeTimeoutMs: options.stripeTimeoutMs,
   });
   const worker = new ChildService({
     name: 'worker',
