@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { eq } from 'drizzle-orm';
 import { chargeCard, type ChargeDeps, lookUpCharge } from '../src/activities/charge';
+import { findMerchant } from '../src/activities/merchant-store';
 import { type ChargeRequest, KEY_EXPIRED_FAILURE_TYPE } from '../src/activities/contract';
 import { recharges } from '../src/db/schema';
 import { parseMoney } from '../src/domain/money';
@@ -124,6 +125,36 @@ describe('idempotency keys', () => {
       .update(recharges)
       .set({ paymentIntentId: null })
       .where(eq(recharges.id, first.rechargeId));
+
+    const found = await lookUpCharge(deps, {
+      merchantId,
+      rechargeId: first.rechargeId,
+      softDeclinesInARow: 0,
+    });
+
+    assert.deepEqual(found, { paymentIntentId: charged.paymentIntentId });
+  });
+
+  test('the lookup pages past a hundred newer PaymentIntents of the customer', async () => {
+    const merchantId = await merchantWithCard();
+    const first = request(merchantId);
+    const charged = await chargeCard(deps, first, 1);
+    await system.database.db
+      .update(recharges)
+      .set({ paymentIntentId: null })
+      .where(eq(recharges.id, first.rechargeId));
+    const merchant = await findMerchant(deps.db, merchantId);
+    for (let other = 0; other < 120; other += 1) {
+      await system.stripe.paymentIntents.create({
+        amount: 100,
+        currency: 'usd',
+        customer: merchant.stripeCustomerId ?? '',
+        payment_method: merchant.paymentMethod?.id ?? '',
+        off_session: true,
+        confirm: true,
+        metadata: { merchant_id: merchantId, recharge_id: `rch_other_${other}` },
+      });
+    }
 
     const found = await lookUpCharge(deps, {
       merchantId,

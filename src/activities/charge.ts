@@ -95,10 +95,14 @@ async function createPaymentIntent(
   );
 }
 
+/** Clocks of our database and of Stripe may differ; the listing starts this much earlier. */
+const CLOCK_SKEW_SECONDS = 300;
+
 /**
  * The PaymentIntent an earlier try of this recharge made, if any: by the id saved on the
  * recharge, else among the customer's PaymentIntents by the `recharge_id` metadata. Listing
- * by customer is strongly consistent, where Stripe's search can lag by a minute.
+ * by customer is strongly consistent, where Stripe's search can lag by a minute. Only
+ * PaymentIntents created since the recharge began are listed, every page of them.
  */
 async function findExistingIntent(
   deps: ChargeDeps,
@@ -106,12 +110,20 @@ async function findExistingIntent(
   customerId: string,
 ): Promise<Stripe.PaymentIntent | null> {
   const [row] = await deps.db
-    .select({ paymentIntentId: recharges.paymentIntentId })
+    .select({ paymentIntentId: recharges.paymentIntentId, createdAt: recharges.createdAt })
     .from(recharges)
     .where(eq(recharges.id, request.rechargeId));
   if (row?.paymentIntentId) return deps.stripe.paymentIntents.retrieve(row.paymentIntentId);
-  const recent = await deps.stripe.paymentIntents.list({ customer: customerId, limit: 100 });
-  return recent.data.find((intent) => intent.metadata?.recharge_id === request.rechargeId) ?? null;
+  const since = row ? Math.floor(new Date(row.createdAt).getTime() / 1000) - CLOCK_SKEW_SECONDS : 0;
+  const listing = deps.stripe.paymentIntents.list({
+    customer: customerId,
+    created: { gte: since },
+    limit: 100,
+  });
+  for await (const intent of listing) {
+    if (intent.metadata?.recharge_id === request.rechargeId) return intent;
+  }
+  return null;
 }
 
 /** Settles the recharge from a PaymentIntent found after a lost answer. */
