@@ -11,7 +11,9 @@ import { decisions } from '../src/db/schema';
 import type { AutoReloadStatus } from '../src/domain/auto-reload';
 import { parseMoney } from '../src/domain/money';
 import { saveWebhookEndpoint } from '../src/notifications/endpoints';
+import { merchantWorkflowId } from '../src/workflows/ids';
 import type { AutoReloadStateView } from '../src/workflows/state';
+import { currentDetails } from './support/merchant-workflow';
 import { createTestMerchant } from './support/merchants';
 import { startWebhookReceiver, type WebhookReceiver } from './support/sandbox';
 import { BASE_SETTINGS } from './support/settings';
@@ -160,6 +162,10 @@ function toldOf(receiver: WebhookReceiver): Told[] {
     );
 }
 
+function lastDeclineCode(declineCase: DeclineCase): string {
+  return declineCase.decisions.at(-1)?.declineCode ?? '';
+}
+
 function idleIn(status: AutoReloadStatus) {
   return (state: AutoReloadStateView) => state.status === status && state.inFlight === null;
 }
@@ -188,6 +194,15 @@ describe('declines by class, through to recovery by a new card', () => {
       await spendCredit(system, merchantId, '10.00');
       await waitForView(system, merchantId, declineCase.endsIn, idleIn(declineCase.endsIn));
       assert.deepEqual(await loggedDecisions(merchantId), declineCase.decisions);
+      const details = await currentDetails(
+        system.env.client.workflow.getHandle(merchantWorkflowId(merchantId)),
+      );
+      assert.match(details, new RegExp(`Auto Reload: ${declineCase.endsIn}`));
+      assert.match(
+        details,
+        new RegExp(`Last decision: failed \\(rch_.*${lastDeclineCode(declineCase)}`),
+      );
+      assert.match(details, /Not recharging: /);
       await waitFor('the notifications of the declines', () =>
         toldOf(receiver).length >= declineCase.told.length ? true : undefined,
       );

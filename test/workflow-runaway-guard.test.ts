@@ -11,6 +11,7 @@ import { parseMoney } from '../src/domain/money';
 import { balanceChangedSignal } from '../src/workflows/definitions';
 import type { FakeActivities, FakeMerchant, FakeWorker } from './support/fake-activities';
 import {
+  currentDetails,
   type MerchantHandle,
   startMerchant,
   waitForDecisions,
@@ -91,6 +92,10 @@ void test('the runaway guard stops the 11th recharge in 24 hours, and resumes af
   // money added had passed twice the headroom), and the guard let each of them through.
   assert.equal(merchant.callsOf('measureFunding').length, 5);
   assert.equal(held.runawayPause, null);
+  assert.match(
+    await currentDetails(handle),
+    new RegExp(`Not recharging: At most 10 recharges in 24 hours; resumes at ${until}\\.`),
+  );
 
   // Once the first recharge is 24 hours old, charging resumes by itself.
   await fixture.skipTo(new Date(Date.parse(until) + 1_000).toISOString());
@@ -123,6 +128,10 @@ void test('recharges that never reach the balance are paused after five, with th
   );
   await waitForDecisions(merchant, 6);
   assert.deepEqual(merchant.decisions().at(-1), { outcome: 'skipped', reason: 'runaway_paused' });
+  assert.match(
+    await currentDetails(handle),
+    /Not recharging: Runaway guard: recharges added 80\.00 USD while the ledger shows 5\.00 USD balance and 0\.00 USD usage; paused until /,
+  );
   assert.equal(merchant.callsOf('chargeCard').length, 5);
   assert.equal(merchant.callsOf('measureFunding').length, 1);
 

@@ -13,6 +13,7 @@ import {
   updateSettingsUpdate,
 } from '../src/workflows/definitions';
 import {
+  currentDetails,
   FakeWorkflowHarness,
   sendBalance,
   settingsWith,
@@ -173,10 +174,10 @@ void test('publishes MerchantId, AutoReloadStatus and a summary for the Web UI',
     return published ? typedSearchAttributes : undefined;
   });
   assert.equal(attributes.get(MERCHANT_ID_KEY), merchant.merchantId);
-  const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
-  assert.match(metadata.currentDetails, /^\*\*Auto Reload: disabled\*\*/);
-  assert.match(metadata.currentDetails, /Balance: 50\.00 USD \(threshold 10\.00 USD\)/);
-  assert.match(metadata.currentDetails, /Not recharging: Auto Reload is switched off\./);
+  const details = await currentDetails(handle);
+  assert.match(details, /^\*\*Auto Reload: disabled\*\*/);
+  assert.match(details, /Balance: 50\.00 USD \(threshold 10\.00 USD\)/);
+  assert.match(details, /Not recharging: Auto Reload is switched off\./);
 });
 
 void test('target mode tops up to the target in one charge, rounded up to the cent', async (t) => {

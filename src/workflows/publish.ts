@@ -36,11 +36,17 @@ function whyNotRecharging(state: MerchantState, status: AutoReloadStatus): strin
     case 'cap_reached':
       return `The next charge would pass maxPerCycle; resumes at ${state.cycle.end} or when raised.`;
     case 'payment_failed':
-      return 'The last charge failed; waiting for the merchant to save a new card.';
+      return lastFailureType(state) === 'configuration'
+        ? 'Stripe refused the last charge as misconfigured (see the last decision); an operator fixes it, then the card is saved again.'
+        : 'The last charge failed; waiting for the merchant to save a new card.';
     case 'action_required':
       return 'The bank asks the merchant to authenticate the last charge.';
-    case 'retry_scheduled':
-      return `The last charge was declined; a new attempt at ${state.dunning?.retryAt ?? 'soon'}.`;
+    case 'retry_scheduled': {
+      const retryAt = state.dunning?.retryAt ?? 'soon';
+      return lastFailureType(state) === 'unknown'
+        ? `Stripe did not answer the last charge and no PaymentIntent was found; a new attempt at ${retryAt}.`
+        : `The last charge was declined; a new attempt at ${retryAt}.`;
+    }
     case 'active': {
       const until = rateLimitedUntil(state, Date.now());
       if (until !== null) {
@@ -61,11 +67,22 @@ function money(state: MerchantState, value: Micros): string {
   return `${formatInCurrency(value, state.currency)} ${state.currency.toUpperCase()}`;
 }
 
+/** Why the last charge failed, when the last decision is a failure. */
+function lastFailureType(state: MerchantState): string | null {
+  const decision = state.lastDecision;
+  return decision?.outcome === 'failed' ? decision.failureType : null;
+}
+
 function describeLastDecision(state: MerchantState): string {
   const decision = state.lastDecision;
   if (decision === null) return 'none yet';
-  const detail = decision.outcome === 'skipped' ? decision.reason : decision.rechargeId;
-  return `${decision.outcome} (${detail}) at ${decision.at}`;
+  if (decision.outcome === 'skipped') return `skipped (${decision.reason}) at ${decision.at}`;
+  if (decision.outcome === 'charged') {
+    return `charged (${decision.rechargeId}) at ${decision.at}`;
+  }
+  // The codes are what an operator looks up first: Stripe's code and the bank's reason.
+  const codes = [decision.failureType, decision.code, decision.declineCode].filter(Boolean);
+  return `failed (${decision.rechargeId}: ${codes.join(', ')}) at ${decision.at}`;
 }
 
 /** Refreshes the Web UI summary; cheap (no history event), so call it after any change. */

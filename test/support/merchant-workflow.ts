@@ -201,3 +201,9 @@ export class FakeWorkflowHarness {
     return startMerchant(t, env, worker, fakes, options);
   }
 }
+
+/** The Markdown the Temporal Web UI shows as the workflow's current details. */
+export async function currentDetails(handle: Pick<MerchantHandle, 'query'>): Promise<string> {
+  const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+  return metadata.currentDetails;
+}
