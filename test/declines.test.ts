@@ -209,7 +209,7 @@ describe('declines by class, through to recovery by a new card', () => {
       assert.deepEqual(toldOf(receiver), declineCase.told);
       assert.equal((await system.ledger.readBalance(merchantId))?.balance, parseMoney('5.00'));
 
-      // Saving a good card clears the status and charges at once.
+      // Saving a good card ends the problem (logged) and charges at once.
       await system.merchants.savePaymentMethod(merchantId, 'pm_card_visa');
       await waitFor('the balance to be credited', async () => {
         const balance = await system.ledger.readBalance(merchantId);
@@ -217,6 +217,7 @@ describe('declines by class, through to recovery by a new card', () => {
       });
       await waitForView(system, merchantId, 'active again', idleIn('active'));
       assert.deepEqual((await loggedDecisions(merchantId)).slice(declineCase.decisions.length), [
+        { outcome: 'resumed', statusAfter: 'active', declineCode: null },
         charged(),
       ]);
       await waitFor('the success to be told', () =>

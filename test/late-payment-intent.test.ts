@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { asc, eq } from 'drizzle-orm';
-import { notifications, recharges } from '../src/db/schema';
+import { decisions, notifications, recharges } from '../src/db/schema';
 import type { AutoReloadStatus } from '../src/domain/auto-reload';
 import { parseMoney } from '../src/domain/money';
 import { type PaymentIntentEvent, paymentIntentEventSignal } from '../src/workflows/definitions';
@@ -154,6 +154,34 @@ describe('late PaymentIntent events', () => {
       return rows.length > 0 ? rows : undefined;
     });
     assert.equal(sent.length, 1);
+    const logged = await system.database.db
+      .select()
+      .from(decisions)
+      .where(eq(decisions.merchantId, merchantId))
+      .orderBy(asc(decisions.createdAt));
+    assert.deepEqual(
+      logged.map(({ outcome, reason, rechargeId, statusAfter }) => ({
+        outcome,
+        reason,
+        rechargeId,
+        statusAfter,
+      })),
+      [
+        { outcome: 'charged', reason: null, rechargeId: row.id, statusAfter: 'recharging' },
+        {
+          outcome: 'failed',
+          reason: 'AuthenticationRequiredFailure',
+          rechargeId: row.id,
+          statusAfter: 'action_required',
+        },
+        {
+          outcome: 'resumed',
+          reason: 'late_payment_succeeded',
+          rechargeId: row.id,
+          statusAfter: 'active',
+        },
+      ],
+    );
   });
 
   test('a success for a recharge credited long ago changes nothing', async () => {

@@ -115,10 +115,23 @@ export interface CreditRequest {
   readonly amount: Micros;
 }
 
+/**
+ * What ends a payment problem (payment_failed, retry_scheduled, action_required): a card
+ * saved, or the problem's charge succeeding after all (the merchant authenticated it).
+ */
+export type ResumeReason = 'payment_method_saved' | 'late_payment_succeeded';
+
 /** A decision of SPEC 3.4, as the merchant reads it in the decision log. */
 export type DecisionRecord =
   | { readonly outcome: 'charged'; readonly rechargeId: string; readonly amount: Micros }
   | { readonly outcome: 'skipped'; readonly reason: SkipReason }
+  /** A payment problem ended; the status after it says what follows. */
+  | {
+      readonly outcome: 'resumed';
+      readonly reason: ResumeReason;
+      /** The recharge whose failure had stopped charging. */
+      readonly rechargeId: string | null;
+    }
   | {
       readonly outcome: 'failed';
       readonly rechargeId: string;

@@ -159,6 +159,7 @@ export class LatePayments {
     if (s.paymentProblem !== null) {
       log.info('Payment problem cleared by a late payment', { problem: s.paymentProblem });
       s.paymentProblem = null;
+      s.resumed = { reason: 'late_payment_succeeded', rechargeId };
     }
     // A success starts the retry schedule over; a retry timer still set finds nothing to do.
     delete s.dunning;

@@ -9,6 +9,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setHandler,
   sleep,
   uuid4,
@@ -42,6 +43,9 @@ import {
   nowIso,
   stateView,
 } from './state';
+
+/** Marks histories in which the end of a payment problem is written to the decision log. */
+const LOG_RESUMPTIONS_PATCH = 'log-resumptions';
 
 function isSafeCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value);
@@ -183,6 +187,7 @@ export class MerchantAutoReload {
   private async evaluate(): Promise<void> {
     this.needsEvaluation = false;
     const s = this.state;
+    await this.recordResumption();
     if (this.settingsChanged) s.capReachedCycleKey = null;
     this.settingsChanged = false;
     this.notifier.checkBalanceLow();
@@ -252,6 +257,16 @@ export class MerchantAutoReload {
     this.notifier.capReached();
   }
 
+  /** Logs the end of a payment problem, before the decision it makes possible. */
+  private async recordResumption(): Promise<void> {
+    const resumed = this.state.resumed;
+    if (resumed === undefined) return;
+    delete this.state.resumed;
+    // Histories from before the row existed replay without it.
+    if (!patched(LOG_RESUMPTIONS_PATCH)) return;
+    await this.recordDecision({ outcome: 'resumed', ...resumed });
+  }
+
   /** Sets lastDecision at once, then writes the decision log row. */
   private async recordDecision(
     decision: DecisionRecord,
@@ -318,6 +333,7 @@ export class MerchantAutoReload {
     if (change.hasPaymentMethod && s.paymentProblem !== null) {
       log.info('Payment problem cleared by a saved card', { problem: s.paymentProblem });
       s.paymentProblem = null;
+      s.resumed = { reason: 'payment_method_saved', rechargeId: s.lastRecharge?.id ?? null };
       this.dunning.reset();
     }
     this.needsEvaluation = true;

@@ -76,9 +76,12 @@ function lastFailureType(state: MerchantState): string | null {
 function describeLastDecision(state: MerchantState): string {
   const decision = state.lastDecision;
   if (decision === null) return 'none yet';
-  if (decision.outcome === 'skipped') return `skipped (${decision.reason}) at ${decision.at}`;
-  if (decision.outcome === 'charged') {
-    return `charged (${decision.rechargeId}) at ${decision.at}`;
+  switch (decision.outcome) {
+    case 'skipped':
+    case 'resumed':
+      return `${decision.outcome} (${decision.reason}) at ${decision.at}`;
+    case 'charged':
+      return `charged (${decision.rechargeId}) at ${decision.at}`;
   }
   // The codes are what an operator looks up first: Stripe's code and the bank's reason.
   const codes = [decision.failureType, decision.code, decision.declineCode].filter(Boolean);

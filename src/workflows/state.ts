@@ -2,7 +2,7 @@
  * The merchant workflow's durable state. Plain JSON only (no Map, Date or class instances)
  * because it travels through continue-as-new as a workflow argument and must arrive intact.
  */
-import type { MerchantSnapshot, DecisionRecord } from '../activities/contract';
+import type { MerchantSnapshot, DecisionRecord, ResumeReason } from '../activities/contract';
 import type { AutoReloadSettings, AutoReloadStatus } from '../domain/auto-reload';
 import { billingCycleAt } from '../domain/billing-cycle';
 import type { Currency } from '../domain/currency';
@@ -123,6 +123,11 @@ export interface MerchantState {
    * there are none, and in state carried over from runs without dunning.
    */
   dunning?: { softDeclines: number; retryAt: string | null };
+  /**
+   * A payment problem that just ended, for the decision log: written by the next
+   * evaluation, then removed. Absent otherwise.
+   */
+  resumed?: { reason: ResumeReason; rechargeId: string | null };
   /** Blocks charging until the merchant saves a card (or authenticates). */
   paymentProblem: PaymentProblem | null;
   /** Set when the cap refused a charge; `cap_reached` lasts while this is the cycle key. */

@@ -32,7 +32,7 @@ const Recharge = Strict({
 
 const Decision = Strict({
   id: Type.String(),
-  outcome: Type.String({ description: 'charged, skipped or failed' }),
+  outcome: Type.String({ description: 'charged, skipped, failed or resumed' }),
   reason: Nullable(Type.String({ description: 'Why a recharge was skipped' })),
   rechargeId: Nullable(Type.String()),
   amount: Nullable(MoneyOut('Charged or attempted')),
