@@ -45,6 +45,7 @@ interface Told {
   readonly type: string;
   readonly status?: unknown;
   readonly declineCode?: unknown;
+  readonly retryAt?: unknown;
 }
 
 interface DeclineCase {
@@ -67,10 +68,12 @@ const failed = (statusAfter: AutoReloadStatus, declineCode: string | null): Logg
   statusAfter,
   declineCode,
 });
+/** A retry_scheduled notification carries when (a string), a final one null. */
 const toldFailed = (status: AutoReloadStatus, declineCode: string): Told => ({
   type: 'auto_reload.failed',
   status,
   declineCode,
+  retryAt: status === 'retry_scheduled' ? 'string' : null,
 });
 
 /** A soft decline is tried again after each wait of the schedule, then fails for good. */
@@ -157,7 +160,12 @@ function toldOf(receiver: WebhookReceiver): Told[] {
     )
     .map(({ type, data }) =>
       type === 'auto_reload.failed'
-        ? { type, status: data.status, declineCode: data.declineCode }
+        ? {
+            type,
+            status: data.status,
+            declineCode: data.declineCode,
+            retryAt: data.status === 'retry_scheduled' ? typeof data.retryAt : data.retryAt,
+          }
         : { type },
     );
 }

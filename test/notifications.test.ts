@@ -324,6 +324,7 @@ describe('merchant notifications', () => {
       code: 'card_declined',
       declineCode: 'lost_card',
       status: 'payment_failed',
+      retryAt: null,
     });
   });
 

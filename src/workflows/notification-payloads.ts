@@ -49,6 +49,8 @@ export type RechargeFailedData = Common & {
   readonly code: string | null;
   readonly declineCode: string | null;
   readonly status: AutoReloadStatus;
+  /** With `retry_scheduled`: when the next attempt is made (ISO 8601); else null. */
+  readonly retryAt: string | null;
 };
 
 /**
@@ -186,6 +188,7 @@ export function rechargeFailedData(
     code: failure.code,
     declineCode: failure.declineCode,
     status,
+    retryAt: status === 'retry_scheduled' ? (state.dunning?.retryAt ?? null) : null,
   };
 }
 
