@@ -114,7 +114,8 @@ test('a merchant lives through drains, the cap, a declined card and its replacem
   const story = (log.body.data as Record<string, unknown>[])
     .reverse()
     .map((d) => [d.outcome, d.reason, (d.failure as { code: string } | null)?.code, d.amount]);
-  // Each charge is logged when it is decided (charged), and again if it fails.
+  // Each charge is logged when it is decided (charged), and again if it fails; the new
+  // card ends the problem (resumed) before the charge it allows.
   assert.deepEqual(story, [
     ['charged', null, undefined, '20.00'],
     ['charged', null, undefined, '20.00'],
@@ -122,6 +123,7 @@ test('a merchant lives through drains, the cap, a declined card and its replacem
     ['charged', null, undefined, '20.00'],
     ['charged', null, undefined, '20.00'],
     ['failed', 'hard_decline', 'card_declined', '20.00'],
+    ['resumed', 'payment_method_saved', undefined, null],
     ['charged', null, undefined, '20.00'],
   ]);
 
@@ -147,7 +149,7 @@ test('a merchant lives through drains, the cap, a declined card and its replacem
     `${base}/auto-reload/events?limit=10&cursor=${decisionsPage.body.nextCursor as string}`,
     key,
   );
-  assert.equal((rest.body.data as unknown[]).length, 4);
+  assert.equal((rest.body.data as unknown[]).length, story.length - 3);
   assert.equal(rest.body.nextCursor, null);
 
   const ledger = await http('GET', `${base}/ledger?limit=500`, key);
