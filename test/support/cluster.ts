@@ -132,11 +132,41 @@ function childEnv(settings: {
   };
 }
 
+/**
+ * Stops, newest first, what was started so far: a start-up that fails half-way leaves no
+ * Postgres or Temporal server running behind the test.
+ */
+class Teardown {
+  private readonly steps: (() => Promise<unknown> | void)[] = [];
+
+  add(step: () => Promise<unknown> | void): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    for (const step of this.steps.reverse()) await step();
+    this.steps.length = 0;
+  }
+}
+
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const teardown = new Teardown();
+  try {
+    return await assembleCluster(options, teardown);
+  } catch (error) {
+    await teardown.run();
+    throw error;
+  }
+}
+
+async function assembleCluster(options: ClusterOptions, teardown: Teardown): Promise<Cluster> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'auto-reload-cluster-'));
+  teardown.add(() => rmSync(scratch, { recursive: true, force: true }));
   const postgresServer = await startPrivatePostgres();
+  teardown.add(() => postgresServer.stop());
   await createDatabase(postgresServer);
   const temporal = new RestartableTemporal(await freePort(), path.join(scratch, 'temporal.sqlite'));
+  teardown.add(() => temporal.stop());
   await temporal.start();
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -146,6 +176,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     webhookUrl: `${apiUrl}/v1/stripe/webhooks`,
     webhookSecret: WEBHOOK_SECRET,
   });
+  teardown.add(() => sandbox.stop());
   const env = childEnv({
     databaseUrl: postgresServer.url,
     temporalAddress: temporal.address,
@@ -166,13 +197,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     env,
     readyMessage: 'API ready',
   });
+  teardown.add(() => Promise.all([api.kill('SIGTERM'), worker.kill('SIGTERM')]));
   // The worker migrates the database; the API expects the tables.
   await worker.start();
   await api.start();
 
   const database = connect(postgresServer.url);
+  teardown.add(() => database.close());
   const stripe = createStripeClient({ secretKey: SANDBOX_SECRET_KEY, apiUrl: sandbox.url });
   const connection = await Connection.connect({ address: temporal.address });
+  teardown.add(() => connection.close());
   const client = new Client({ connection });
 
   return {
@@ -189,14 +223,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     killTemporal: () => temporal.kill(),
     startTemporal: () => temporal.start(),
     reconcile: (merchantIds) => runReconciler(client, TASK_QUEUE, merchantIds),
-    async stop() {
-      await Promise.all([api.kill('SIGTERM'), worker.kill('SIGTERM')]);
-      await connection.close();
-      await database.close();
-      await sandbox.stop();
-      await temporal.stop();
-      await postgresServer.stop();
-      rmSync(scratch, { recursive: true, force: true });
-    },
+    stop: () => teardown.run(),
   };
 }
