@@ -76,10 +76,11 @@ const merchantPlan = (): fc.Arbitrary<MerchantPlan> =>
     amount: fc.constantFrom('20.00', '25.00', '30.00'),
   });
 
-const action = (merchants: number): fc.Arbitrary<ChaosAction> => {
+/** One arbitrary per kind of action, with how often it comes among the random ones. */
+function actionsByKind(merchants: number): fc.WeightedArbitrary<ChaosAction>[] {
   const merchant = fc.integer({ min: 0, max: merchants - 1 });
   const downMs = fc.integer({ min: 0, max: 3_000 });
-  return fc.oneof(
+  return [
     {
       weight: 5,
       arbitrary: fc.record({
@@ -117,13 +118,27 @@ const action = (merchants: number): fc.Arbitrary<ChaosAction> => {
       }),
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('new_card' as const), merchant }) },
-  );
-};
+  ];
+}
+
+/**
+ * Every kind of action once, in a seeded order, then random ones: even a short run
+ * strikes with each.
+ */
+function actionSequence(merchants: number, count: number): fc.Arbitrary<ChaosAction[]> {
+  const kinds = actionsByKind(merchants);
+  const eachOnce = fc
+    .tuple(...kinds.map((kind) => kind.arbitrary))
+    .chain((actions) => fc.shuffledSubarray(actions, { minLength: actions.length }));
+  const rest = Math.max(0, count - kinds.length);
+  const random = fc.array(fc.oneof(...kinds), { minLength: rest, maxLength: rest });
+  return fc.tuple(eachOnce, random).map(([first, then]) => [...first, ...then]);
+}
 
 const usage = (merchants: number): fc.Arbitrary<UsagePlan> =>
   fc.record({ merchant: fc.integer({ min: 0, max: merchants - 1 }), amount: cents(5, 100) });
 
-/** The whole run from its seed. Actions come about every 1 to 5 s. */
+/** The whole run from its seed. Actions come about every 1 to 5 s after the previous one ends. */
 export function planChaos(options: PlanOptions): ChaosPlan {
   const { seed, merchants, seconds } = options;
   const sampleOne = <T>(arbitrary: fc.Arbitrary<T>, salt: number): T => {
@@ -131,20 +146,24 @@ export function planChaos(options: PlanOptions): ChaosPlan {
     if (value === undefined) throw new Error('fast-check sampled nothing');
     return value;
   };
-  const plannedAction = fc.record({
-    afterMs: fc.integer({ min: 1_000, max: 5_000 }),
-    action: action(merchants),
-  });
-  const actionCount = Math.max(1, Math.ceil(seconds / 3));
+  const actionCount = Math.ceil(seconds / 3);
+  const plannedActions = fc
+    .tuple(
+      actionSequence(merchants, actionCount),
+      fc.array(fc.integer({ min: 1_000, max: 5_000 }), {
+        minLength: actionCount,
+        maxLength: actionCount,
+      }),
+    )
+    .map(([actions, pauses]) =>
+      actions.map((action, index) => ({ afterMs: pauses[index] ?? 1_000, action })),
+    );
   return {
     merchants: sampleOne(
       fc.array(merchantPlan(), { minLength: merchants, maxLength: merchants }),
       0,
     ),
-    actions: sampleOne(
-      fc.array(plannedAction, { minLength: actionCount, maxLength: actionCount }),
-      1,
-    ),
+    actions: sampleOne(plannedActions, 1),
     batches: sampleOne(
       fc.array(
         fc.array(usage(merchants), { minLength: EVENTS_PER_BATCH, maxLength: EVENTS_PER_BATCH }),
