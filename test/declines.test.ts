@@ -17,7 +17,14 @@ import { currentDetails } from './support/merchant-workflow';
 import { createTestMerchant } from './support/merchants';
 import { startWebhookReceiver, type WebhookReceiver } from './support/sandbox';
 import { BASE_SETTINGS } from './support/settings';
-import { spendCredit, startTestSystem, type TestSystem, waitForView } from './support/system';
+import {
+  injectFault,
+  spendCredit,
+  startTestSystem,
+  type TestSystem,
+  waitForView,
+} from './support/system';
+import { control } from './support/sandbox';
 import { waitFor } from './support/wait';
 
 const RETRY_DELAYS_MS = [1_000, 2_000];
@@ -240,4 +247,50 @@ describe('declines by class, through to recovery by a new card', () => {
       });
     });
   }
+});
+
+test('a decline of a card replaced while its charge was at Stripe leaves no problem: the new card is charged', async () => {
+  const merchantId = await createTestMerchant(system.database, {
+    balance: parseMoney('15.00'),
+    settings: BASE_SETTINGS,
+  });
+  const receiver = await startWebhookReceiver();
+  receivers.push(receiver);
+  await saveWebhookEndpoint(system.database.db, merchantId, receiver.url);
+  await system.merchants.savePaymentMethod(merchantId, 'pm_card_visa_chargeDeclinedLostCard');
+  // The charge with the old card waits 1.5 s at Stripe; the new card is saved meanwhile.
+  await injectFault(system.sandbox, {
+    method: 'POST',
+    path: '/v1/payment_intents',
+    mode: 'delay',
+    delayMs: 1_500,
+  });
+  await spendCredit(system, merchantId, '10.00');
+  await waitFor('the charge to reach Stripe', async () => {
+    const { body } = await control(system.sandbox.url, 'GET', '/_sandbox/faults');
+    return (body as unknown[]).length === 0 ? true : undefined;
+  });
+  await system.merchants.savePaymentMethod(merchantId, 'pm_card_visa');
+
+  await waitFor('the new card to be charged and credited', async () => {
+    const balance = await system.ledger.readBalance(merchantId);
+    return balance?.balance === parseMoney('25.00') ? true : undefined;
+  });
+  const state = await waitForView(system, merchantId, 'active', idleIn('active'));
+  assert.equal(state.attemptsMade, 2);
+  assert.deepEqual(await loggedDecisions(merchantId), [
+    charged(),
+    // The card saved mid-charge is evaluated at once and finds the charge in flight.
+    { outcome: 'skipped', statusAfter: 'recharging', declineCode: null },
+    failed('active', 'lost_card'),
+    charged(),
+  ]);
+  await waitFor('both outcomes to be told', () =>
+    toldOf(receiver).length >= 2 ? true : undefined,
+  );
+  assert.deepEqual(toldOf(receiver), [
+    { type: 'auto_reload.failed', status: 'active', declineCode: 'lost_card', retryAt: null },
+    { type: 'auto_reload.succeeded' },
+  ]);
+  assert.deepEqual(await intentsOf(merchantId), { succeeded: 1, other: 1 });
 });

@@ -330,6 +330,7 @@ export class MerchantAutoReload {
     }
     const s = this.state;
     s.hasPaymentMethod = change.hasPaymentMethod;
+    if (change.hasPaymentMethod) s.paymentMethodsSaved = (s.paymentMethodsSaved ?? 0) + 1;
     if (change.hasPaymentMethod && s.paymentProblem !== null) {
       log.info('Payment problem cleared by a saved card', { problem: s.paymentProblem });
       s.paymentProblem = null;

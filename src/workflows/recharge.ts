@@ -45,6 +45,14 @@ function logFailure(attributes: { failureType: ChargeFailure['type'] } & Record<
 
 /** Marks histories in which the charge no longer waits for its decision row. */
 const DECISION_BESIDE_CHARGE_PATCH = 'decision-beside-charge';
+/** Marks histories in which a decline of a card replaced meanwhile sets no problem. */
+const REPLACED_CARD_PATCH = 'decline-of-replaced-card';
+/** Failures that belong to the card charged, which a newer card does not share. */
+const CARD_DECLINES: ReadonlySet<string> = new Set([
+  CHARGE_FAILURE_TYPES.softDecline,
+  CHARGE_FAILURE_TYPES.hardDecline,
+  CHARGE_FAILURE_TYPES.authenticationRequired,
+]);
 
 /** Marks histories in which an unclear charge is looked up and may get a fresh key. */
 const OUTCOME_LOOKUP_PATCH = 'outcome-lookup';
@@ -152,6 +160,7 @@ export class RechargeRunner {
       cycleKey: s.cycle.key,
       idempotencyKey: idempotencyKeyOf(s.merchantId, s.cycle.key, attempt),
       startedAt: nowIso(),
+      paymentMethodsSavedBefore: s.paymentMethodsSaved ?? 0,
     };
     s.inFlight = recharge;
     s.cycle.total = addMicros(s.cycle.total, amount);
@@ -293,10 +302,16 @@ export class RechargeRunner {
     const followsSchedule =
       failureType === CHARGE_FAILURE_TYPES.softDecline ||
       (failureType === 'unknown' && failure.retryInMs !== undefined);
-    const plan = followsSchedule ? this.dunning.planAfterSoftDecline(failure.retryInMs) : undefined;
+    const oldCard = this.declinedCardReplaced(recharge, failureType);
+    const plan =
+      followsSchedule && !oldCard
+        ? this.dunning.planAfterSoftDecline(failure.retryInMs)
+        : undefined;
     const response = plan
       ? { problem: plan.problem, rechargeStatus: 'failed' as const }
-      : failureResponse(failureType);
+      : oldCard
+        ? { ...failureResponse(failureType), problem: null }
+        : failureResponse(failureType);
     logFailure({ rechargeId, failureType, code, declineCode, message: failure.message });
 
     const decision: DecisionRecord = {
@@ -321,5 +336,27 @@ export class RechargeRunner {
       at: nowIso(),
     };
     this.notifier.rechargeFailed(recharge, failure, deriveStatus(this.state));
+    // The new card starts afresh and is charged at once, as after any other problem.
+    if (oldCard) {
+      this.dunning.reset();
+      this.hooks.requestEvaluation();
+    }
+  }
+
+  /**
+   * A decline of a card the merchant replaced while the charge was on its way says nothing
+   * about the new card: it sets no payment problem and starts no retry schedule.
+   */
+  private declinedCardReplaced(recharge: InFlightRecharge, type: ChargeFailure['type']): boolean {
+    if (!CARD_DECLINES.has(type)) return false;
+    const before = recharge.paymentMethodsSavedBefore;
+    if (before === undefined || (this.state.paymentMethodsSaved ?? 0) <= before) return false;
+    // Histories from before this rule keep the old card's problem when they replay.
+    if (!patched(REPLACED_CARD_PATCH)) return false;
+    log.info('Decline of a card replaced meanwhile; the new card is charged', {
+      rechargeId: recharge.rechargeId,
+      failureType: type,
+    });
+    return true;
   }
 }

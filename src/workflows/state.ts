@@ -40,6 +40,11 @@ export interface InFlightRecharge {
    * found nothing); absent when the recharge still uses its first key.
    */
   readonly keyMintedAt?: string;
+  /**
+   * `paymentMethodsSaved` when the charge started: a card saved after it makes a decline
+   * of this charge one of the old card. Absent in recharges started before it was kept.
+   */
+  readonly paymentMethodsSavedBefore?: number;
 }
 
 /** Same words as the recharges table: `pending` is never stored here (see `inFlight`). */
@@ -128,6 +133,8 @@ export interface MerchantState {
    * evaluation, then removed. Absent otherwise.
    */
   resumed?: { reason: ResumeReason; rechargeId: string | null };
+  /** Cards saved so far (see InFlightRecharge.paymentMethodsSavedBefore); absent before any. */
+  paymentMethodsSaved?: number;
   /** Blocks charging until the merchant saves a card (or authenticates). */
   paymentProblem: PaymentProblem | null;
   /** Set when the cap refused a charge; `cap_reached` lasts while this is the cycle key. */
