@@ -287,7 +287,59 @@ async function report(context: RunContext, problems: string[]): Promise<void> {
     const broken = violations.filter((v) => v.invariant === (name as InvariantName));
     console.log(`  ${broken.length === 0 ? 'held  ' : 'BROKEN'}  ${text}`);
   }
+  const waiting = await merchantsWaitingWithGoodCards(context);
+  console.log(`  ${waiting.length === 0 ? 'held  ' : 'BROKEN'}  ${GOOD_CARDS_RECHARGE}`);
   if (violations.length > 0) problems.push(describeViolations(violations));
+  for (const merchant of waiting) problems.push(`${merchant.id} is ${merchant.status}`);
+  const broken = new Set(
+    [...violations, ...waiting].map((v) => ('merchantId' in v ? v.merchantId : v.id)),
+  );
+  for (const merchantId of broken) await printEvidence(context, merchantId);
+}
+
+/** What the merchant's recharges, decisions and PaymentIntents say: where to start looking. */
+async function printEvidence(context: RunContext, merchantId: string): Promise<void> {
+  const { sql } = context.cluster.database;
+  const index = context.merchants.findIndex((merchant) => merchant.id === merchantId);
+  console.log(`
+Evidence for merchant #${index} (${merchantId}):`);
+  const recharges = await sql`
+    select id, status, attempt, idempotency_key, payment_intent_id, failure_code, decline_code,
+      created_at, updated_at
+    from recharges where merchant_id = ${merchantId} order by created_at`;
+  for (const row of recharges) console.log(`  recharge ${JSON.stringify(row)}`);
+  const decisions = await sql`
+    select outcome, reason, recharge_id, status_after, decline_code, created_at
+    from decisions where merchant_id = ${merchantId} order by created_at`;
+  for (const row of decisions) console.log(`  decision ${JSON.stringify(row)}`);
+  const [merchant] = await sql<{ customer: string | null }[]>`
+    select stripe_customer_id as customer from merchants where id = ${merchantId}`;
+  const intents = await context.cluster.stripe.paymentIntents.list({
+    customer: merchant?.customer ?? '',
+    limit: 100,
+  });
+  for (const intent of intents.data.reverse()) {
+    const { id, status, created, metadata, payment_method: card } = intent;
+    console.log(
+      `  intent ${JSON.stringify({ id, status, created, card, recharge: metadata.recharge_id })}`,
+    );
+  }
+}
+
+const GOOD_CARDS_RECHARGE =
+  '(g) no merchant whose saved card is good is left in payment_failed, retry_scheduled or action_required';
+
+/**
+ * The run ends with a good card on every merchant, saved after every decline it caused:
+ * a merchant still held by a payment problem was let down by the product, not the card.
+ */
+async function merchantsWaitingWithGoodCards(context: RunContext) {
+  const { sql } = context.cluster.database;
+  const ids = context.merchants.map((merchant) => merchant.id);
+  return sql<{ id: string; status: string }[]>`
+    select merchant_id as id, status from auto_reload_settings
+    where merchant_id in ${sql(ids)}
+      and status in ('payment_failed', 'retry_scheduled', 'action_required')`;
 }
 
 async function bundleOnce(scratch: string): Promise<void> {

@@ -367,7 +367,10 @@ export async function assertInvariants(
 export interface SettleOptions {
   /** @default 60_000 */
   readonly timeoutMs?: number;
-  /** When given, also waits until every merchant's workflow has no charge in flight. */
+  /**
+   * When given, also waits until every merchant's workflow has no charge in flight and has
+   * published its status.
+   */
   readonly workflows?: Pick<MerchantWorkflows, 'getState'>;
   /**
    * Called (at most every `reconcileEveryMs`) while some merchant looks stranded: a lost
@@ -378,12 +381,27 @@ export interface SettleOptions {
   readonly reconcileEveryMs?: number;
 }
 
+/** The status Postgres holds is the workflow's (a merchant without settings has none). */
+function publishedAs(row: MerchantRow | undefined, status: string): boolean {
+  return row?.status == null || row.status === status;
+}
+
+/**
+ * Every workflow has nothing in flight and has published the status it holds. A status not
+ * yet written to Postgres means the main loop is still between a change and its decision
+ * (a card saved, say, with the charge it allows about to start): not idle yet.
+ */
 async function workflowsIdle(
   workflows: Pick<MerchantWorkflows, 'getState'>,
-  merchantIds: readonly string[],
+  rows: readonly MerchantRow[],
 ): Promise<boolean> {
-  const states = await Promise.all(merchantIds.map((id) => workflows.getState(id)));
-  return states.every((state) => state.inFlight === null && state.status !== 'recharging');
+  const states = await Promise.all(rows.map((row) => workflows.getState(row.id)));
+  return states.every(
+    (state, index) =>
+      state.inFlight === null &&
+      state.status !== 'recharging' &&
+      publishedAs(rows[index], state.status),
+  );
 }
 
 /**
@@ -412,8 +430,8 @@ export async function waitForSettled(
       }
     }
     if (pending.length > 0 || stranded.length > 0) return undefined;
-    if (options.workflows && !(await workflowsIdle(options.workflows, merchantIds))) {
-      unsettled = 'a workflow still has a charge in flight';
+    if (options.workflows && !(await workflowsIdle(options.workflows, rows))) {
+      unsettled = 'a workflow still has a charge in flight or a status to publish';
       return undefined;
     }
     return true;
