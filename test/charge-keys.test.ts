@@ -58,6 +58,20 @@ async function chargesSentWith(idempotencyKey: string): Promise<number> {
   return served.filter((r) => r.method === 'POST' && r.idempotencyKey === idempotencyKey).length;
 }
 
+/**
+ * Charges once, then forgets the PaymentIntent id saved on the recharge, as after a crash
+ * between Stripe's answer and our write: only the lookup by metadata can find it.
+ */
+async function chargeAndForgetIntentId(merchantId: string) {
+  const first = request(merchantId);
+  const charged = await chargeCard(deps, first, 1);
+  await system.database.db
+    .update(recharges)
+    .set({ paymentIntentId: null })
+    .where(eq(recharges.id, first.rechargeId));
+  return { first, charged };
+}
+
 describe('idempotency keys', () => {
   test('a key older than 23 hours is never sent; with nothing found it asks for a fresh one', async () => {
     const merchantId = await merchantWithCard();
@@ -118,13 +132,7 @@ describe('idempotency keys', () => {
 
   test('the lookup finds a charge made under an earlier key by its recharge id', async () => {
     const merchantId = await merchantWithCard();
-    const first = request(merchantId);
-    const charged = await chargeCard(deps, first, 1);
-    // Forget the saved id, as after a crash between Stripe's answer and our write.
-    await system.database.db
-      .update(recharges)
-      .set({ paymentIntentId: null })
-      .where(eq(recharges.id, first.rechargeId));
+    const { first, charged } = await chargeAndForgetIntentId(merchantId);
 
     const found = await lookUpCharge(deps, {
       merchantId,
@@ -137,12 +145,7 @@ describe('idempotency keys', () => {
 
   test('the lookup pages past a hundred newer PaymentIntents of the customer', async () => {
     const merchantId = await merchantWithCard();
-    const first = request(merchantId);
-    const charged = await chargeCard(deps, first, 1);
-    await system.database.db
-      .update(recharges)
-      .set({ paymentIntentId: null })
-      .where(eq(recharges.id, first.rechargeId));
+    const { first, charged } = await chargeAndForgetIntentId(merchantId);
     const merchant = await findMerchant(deps.db, merchantId);
     for (let other = 0; other < 120; other += 1) {
       await system.stripe.paymentIntents.create({

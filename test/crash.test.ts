@@ -117,6 +117,22 @@ async function assertWorkflowRunning(merchantId: string): Promise<void> {
   assert.equal(state.inFlight, null);
 }
 
+/**
+ * Each merchant spent 10.00 of 15.00 and got one 20.00 recharge: 25.00, charged once,
+ * credited once, its workflow running; then every invariant over them.
+ */
+async function assertRechargedOnce(merchants: readonly ApiMerchant[]): Promise<void> {
+  for (const merchant of merchants) {
+    await waitForBalance(cluster, merchant.id, '25.00', RECOVERY_TIMEOUT_MS);
+  }
+  await assertSettledAndSound(merchants.map((merchant) => merchant.id));
+  for (const merchant of merchants) {
+    assert.equal((await succeededIntents(merchant.id)).length, 1);
+    assert.equal(await rechargeCredits(merchant.id), 1);
+    await assertWorkflowRunning(merchant.id);
+  }
+}
+
 /** Every invariant, once everything in flight has landed. */
 async function assertSettledAndSound(merchantIds: readonly string[]): Promise<void> {
   await waitForSettled(cluster.sources, merchantIds, {
@@ -145,11 +161,7 @@ describe('crashes at the worst moments', { timeout: 300_000 }, () => {
     assert.equal(await balanceOf(merchant), '5.00', 'nothing credited while the worker is down');
 
     await cluster.worker.start();
-    await waitForBalance(cluster, merchant.id, '25.00', RECOVERY_TIMEOUT_MS);
-    await assertSettledAndSound([merchant.id]);
-    assert.equal((await succeededIntents(merchant.id)).length, 1);
-    assert.equal(await rechargeCredits(merchant.id), 1);
-    await assertWorkflowRunning(merchant.id);
+    await assertRechargedOnce([merchant]);
   });
 
   test('worker SIGKILLed while the charge request is on the wire', async () => {
@@ -164,11 +176,7 @@ describe('crashes at the worst moments', { timeout: 300_000 }, () => {
     );
 
     await cluster.worker.start();
-    await waitForBalance(cluster, merchant.id, '25.00', RECOVERY_TIMEOUT_MS);
-    await assertSettledAndSound([merchant.id]);
-    assert.equal((await succeededIntents(merchant.id)).length, 1);
-    assert.equal(await rechargeCredits(merchant.id), 1);
-    await assertWorkflowRunning(merchant.id);
+    await assertRechargedOnce([merchant]);
   });
 
   test('API SIGKILLed mid-batch: the pipeline resends it and each event is debited once', async () => {
@@ -225,11 +233,7 @@ describe('crashes at the worst moments', { timeout: 300_000 }, () => {
     } finally {
       await lock.release();
     }
-    await waitForBalance(cluster, merchant.id, '25.00', RECOVERY_TIMEOUT_MS);
-    await assertSettledAndSound([merchant.id]);
-    assert.equal((await succeededIntents(merchant.id)).length, 1);
-    assert.equal(await rechargeCredits(merchant.id), 1);
-    await assertWorkflowRunning(merchant.id);
+    await assertRechargedOnce([merchant]);
   });
 
   test('Temporal server killed mid-charge; a usage signal lost meanwhile is recovered by the schedule within two minutes', async (t) => {
@@ -239,15 +243,14 @@ describe('crashes at the worst moments', { timeout: 300_000 }, () => {
     assert.equal((await useCredit(cluster, charging.id, '10.00')).status, 201);
     await waitForChargeInSandbox();
     const failuresBefore = await signalFailuresCounted();
-    await cluster.killTemporal();
+    await cluster.temporal.kill();
     // While it is down the pipeline goes on: the debit commits and its signal fails.
     await clearFaults(cluster.sandbox);
     assert.equal((await useCredit(cluster, stranded.id, '10.00')).status, 201);
     const signalLostAt = Date.now();
     assert.equal(await signalFailuresCounted(), failuresBefore + 1, 'the lost signal is counted');
-    await cluster.startTemporal();
+    await cluster.temporal.start();
 
-    await waitForBalance(cluster, charging.id, '25.00', RECOVERY_TIMEOUT_MS);
     await waitFor(
       'the stranded merchant to be recharged',
       async () => ((await balanceOf(stranded)) === '25.00' ? true : undefined),
@@ -257,11 +260,6 @@ describe('crashes at the worst moments', { timeout: 300_000 }, () => {
     t.diagnostic(
       `stranded merchant recharged ${Date.now() - signalLostAt} ms after its signal was lost`,
     );
-    await assertSettledAndSound([charging.id, stranded.id]);
-    for (const merchant of [charging, stranded]) {
-      assert.equal((await succeededIntents(merchant.id)).length, 1);
-      assert.equal(await rechargeCredits(merchant.id), 1);
-      await assertWorkflowRunning(merchant.id);
-    }
+    await assertRechargedOnce([charging, stranded]);
   });
 });

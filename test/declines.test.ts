@@ -181,6 +181,19 @@ function lastDeclineCode(declineCase: DeclineCase): string {
   return declineCase.decisions.at(-1)?.declineCode ?? '';
 }
 
+/** A merchant at 15.00 (threshold 10, amount 20) with `card` and a notification endpoint. */
+async function merchantWithEndpoint(card: string) {
+  const merchantId = await createTestMerchant(system.database, {
+    balance: parseMoney('15.00'),
+    settings: BASE_SETTINGS,
+  });
+  const receiver = await startWebhookReceiver();
+  receivers.push(receiver);
+  await saveWebhookEndpoint(system.database.db, merchantId, receiver.url);
+  await system.merchants.savePaymentMethod(merchantId, card);
+  return { merchantId, receiver };
+}
+
 function idleIn(status: AutoReloadStatus) {
   return (state: AutoReloadStateView) => state.status === status && state.inFlight === null;
 }
@@ -197,14 +210,7 @@ async function intentsOf(merchantId: string): Promise<{ succeeded: number; other
 describe('declines by class, through to recovery by a new card', () => {
   for (const declineCase of CASES) {
     test(`${declineCase.card}: ${declineCase.endsIn}, logged, told, recovered`, async () => {
-      const merchantId = await createTestMerchant(system.database, {
-        balance: parseMoney('15.00'),
-        settings: BASE_SETTINGS,
-      });
-      const receiver = await startWebhookReceiver();
-      receivers.push(receiver);
-      await saveWebhookEndpoint(system.database.db, merchantId, receiver.url);
-      await system.merchants.savePaymentMethod(merchantId, declineCase.card);
+      const { merchantId, receiver } = await merchantWithEndpoint(declineCase.card);
 
       await spendCredit(system, merchantId, '10.00');
       await waitForView(system, merchantId, declineCase.endsIn, idleIn(declineCase.endsIn));
@@ -250,14 +256,9 @@ describe('declines by class, through to recovery by a new card', () => {
 });
 
 test('a decline of a card replaced while its charge was at Stripe leaves no problem: the new card is charged', async () => {
-  const merchantId = await createTestMerchant(system.database, {
-    balance: parseMoney('15.00'),
-    settings: BASE_SETTINGS,
-  });
-  const receiver = await startWebhookReceiver();
-  receivers.push(receiver);
-  await saveWebhookEndpoint(system.database.db, merchantId, receiver.url);
-  await system.merchants.savePaymentMethod(merchantId, 'pm_card_visa_chargeDeclinedLostCard');
+  const { merchantId, receiver } = await merchantWithEndpoint(
+    'pm_card_visa_chargeDeclinedLostCard',
+  );
   // The charge with the old card waits 1.5 s at Stripe; the new card is saved meanwhile.
   await injectFault(system.sandbox, {
     method: 'POST',

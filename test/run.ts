@@ -4,13 +4,13 @@
  * bundled once. Usage: `tsx test/run.ts [test files...]`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import postgres from 'postgres';
 import { migrateDatabase } from '../src/db/migrate';
 import { startDevServer } from '../src/temporal/dev-server';
+import { writeWorkflowBundle } from './support/bundle';
 
 const TEST_DIR = __dirname;
 
@@ -40,19 +40,7 @@ async function main(): Promise<number> {
 
   const [temporal] = await Promise.all([startDevServer(), migrateDatabase(databaseUrl)]);
   try {
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../src/workflows'),
-      logger: {
-        log: () => undefined,
-        trace: () => undefined,
-        debug: () => undefined,
-        info: () => undefined,
-        warn: () => undefined,
-        error: () => undefined,
-      },
-    });
-    const bundlePath = path.join(scratch, 'workflow-bundle.js');
-    writeFileSync(bundlePath, bundle.code);
+    const bundlePath = await writeWorkflowBundle(scratch);
 
     const env = {
       ...process.env,

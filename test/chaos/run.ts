@@ -9,14 +9,14 @@
  *   npm run chaos                                   # 120 s, a random seed (printed)
  *   npm run chaos -- --seed 7 --seconds 30 --merchants 8
  */
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { PIPELINE_KEY } from '../support/api';
+import { ADMIN_KEY, PIPELINE_KEY } from '../support/api';
+import { writeWorkflowBundle } from '../support/bundle';
 import { type ApiMerchant, createApiMerchant, nextId } from '../support/api-merchants';
-import { type Cluster, startCluster } from '../support/cluster';
+import { type Cluster, type Restartable, startCluster } from '../support/cluster';
 import {
   describeViolations,
   findViolations,
@@ -26,7 +26,7 @@ import {
   waitForSettled,
 } from '../support/invariants';
 import { clearFaults, injectFault } from '../support/system';
-import { ADMIN_KEY } from '../support/api';
+import { waitFor } from '../support/wait';
 import {
   BATCHES_PER_SECOND,
   type ChaosAction,
@@ -155,17 +155,27 @@ async function streamUsage(context: RunContext, until: number): Promise<void> {
         break;
       }
       tally.add(`usage batch resent after ${answer === null ? 'no answer' : answer.status}`);
+      // The pipeline's own pause before resending, as a real one would back off.
       await sleep(RESEND_AFTER_MS);
     }
+    // The stream's pace: one batch every 250 ms.
     await sleep(1000 / BATCHES_PER_SECOND);
   }
 }
 
-/** Brings a killed process back after its planned downtime. */
-async function downFor(downMs: number, kill: () => Promise<void>, start: () => Promise<void>) {
-  await kill();
+/** The process a kill action strikes. */
+function killable(cluster: Cluster, kind: 'kill_worker' | 'kill_api' | 'kill_temporal') {
+  return { kill_worker: cluster.worker, kill_api: cluster.api, kill_temporal: cluster.temporal }[
+    kind
+  ];
+}
+
+/** Kills a process (SIGKILL) and brings it back after its planned downtime. */
+async function downFor(downMs: number, part: Restartable): Promise<void> {
+  await part.kill();
+  // The planned downtime itself, not a wait for something to happen.
   await sleep(downMs);
-  await start();
+  await part.start();
 }
 
 /** Carries one action out; answers how it went, for the report. */
@@ -182,25 +192,9 @@ async function strike(context: RunContext, action: ChaosAction): Promise<string>
       return 'queued';
     }
     case 'kill_worker':
-      await downFor(
-        action.downMs,
-        () => cluster.worker.kill(),
-        () => cluster.worker.start(),
-      );
-      return 'back';
     case 'kill_api':
-      await downFor(
-        action.downMs,
-        () => cluster.api.kill(),
-        () => cluster.api.start(),
-      );
-      return 'back';
     case 'kill_temporal':
-      await downFor(
-        action.downMs,
-        () => cluster.killTemporal(),
-        () => cluster.startTemporal(),
-      );
+      await downFor(action.downMs, killable(cluster, action.kind));
       return 'back';
     case 'restart_postgres':
       await cluster.postgres.restart('immediate');
@@ -234,6 +228,7 @@ async function saveCard(cluster: Cluster, merchant: ApiMerchant, card: string): 
 /** Strikes the plan's actions in order, each after its pause, until `until`. */
 async function injectChaos(context: RunContext, until: number): Promise<void> {
   for (const { afterMs, action } of context.plan.actions) {
+    // The plan's pause between actions.
     await sleep(afterMs);
     if (Date.now() >= until) return;
     const at = elapsed(context.startedAt);
@@ -253,11 +248,13 @@ async function restore(context: RunContext): Promise<void> {
   if (!cluster.api.running) await cluster.api.start();
   for (const [index, merchant] of merchants.entries()) {
     if (cards[index] === GOOD_CARD) continue;
-    // The workflow may take a moment to answer after the restarts: retry until saved.
-    for (let attempt = 0; (await saveCard(cluster, merchant, GOOD_CARD)) >= 300; attempt += 1) {
-      if (attempt === 20) throw new Error(`Could not give ${merchant.id} a good card`);
-      await sleep(1_000);
-    }
+    // Right after the restarts the API or the workflow may not answer yet: retry until saved.
+    await waitFor(
+      `a good card for ${merchant.id}`,
+      async () => ((await saveCard(cluster, merchant, GOOD_CARD)) < 300 ? true : undefined),
+      60_000,
+      1_000,
+    );
     cards[index] = GOOD_CARD;
     context.tally.add('good cards saved at the end');
   }
@@ -343,24 +340,8 @@ async function merchantsWaitingWithGoodCards(context: RunContext) {
 }
 
 async function bundleOnce(scratch: string): Promise<void> {
-  if (process.env.WORKFLOW_BUNDLE_PATH) return;
-  const silent = () => undefined;
-  const logger = {
-    log: silent,
-    trace: silent,
-    debug: silent,
-    info: silent,
-    warn: silent,
-    error: silent,
-  };
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
-    logger,
-  });
-  const bundlePath = path.join(scratch, 'workflow-bundle.js');
-  writeFileSync(bundlePath, bundle.code);
   // Every worker start of the run reads it instead of bundling again.
-  process.env.WORKFLOW_BUNDLE_PATH = bundlePath;
+  process.env.WORKFLOW_BUNDLE_PATH ??= await writeWorkflowBundle(scratch);
 }
 
 async function main(): Promise<number> {

@@ -7,8 +7,8 @@
  *
  *   const cluster = await startCluster('crash');
  *   await cluster.worker.kill();       // SIGKILL
- *   await cluster.killTemporal();
- *   await cluster.startTemporal();
+ *   await cluster.temporal.kill();
+ *   await cluster.temporal.start();
  *   await cluster.stop();
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -39,6 +39,12 @@ export interface ClusterOptions {
   readonly stripeTimeoutMs?: number;
 }
 
+/** A process a test can kill for real and start again. */
+export interface Restartable {
+  kill(): Promise<void>;
+  start(): Promise<void>;
+}
+
 export interface Cluster {
   readonly worker: ChildService;
   readonly api: ChildService;
@@ -53,10 +59,11 @@ export interface Cluster {
   readonly sources: InvariantSources;
   /** Calls the API over HTTP with a Bearer key; JSON in and out. */
   call(method: string, url: string, key: string | null, body?: unknown): Promise<ApiAnswer>;
-  /** Kills the Temporal server (SIGKILL); its history stays in its file. */
-  killTemporal(): Promise<void>;
-  /** Starts the Temporal server again on the same port and history file. */
-  startTemporal(): Promise<void>;
+  /**
+   * The Temporal server: `kill()` is a SIGKILL, its history stays in its file; `start()`
+   * brings it back on the same port and file.
+   */
+  readonly temporal: Restartable;
   /** Runs the reconciler once over these merchants, as its schedule would. */
   reconcile(merchantIds: readonly string[]): Promise<void>;
   stop(): Promise<void>;
@@ -72,7 +79,7 @@ async function createDatabase(postgresServer: PrivatePostgres): Promise<void> {
 }
 
 /** The Temporal server, restartable on its port with its history file. */
-class RestartableTemporal {
+class RestartableTemporal implements Restartable {
   private server: RunningDevServer | null = null;
 
   constructor(
@@ -220,8 +227,7 @@ async function assembleCluster(options: ClusterOptions, teardown: Teardown): Pro
     taskQueue: TASK_QUEUE,
     sources: { database, stripe },
     call: (method, url, key, body) => callHttp(apiUrl, method, url, key, body),
-    killTemporal: () => temporal.kill(),
-    startTemporal: () => temporal.start(),
+    temporal,
     reconcile: (merchantIds) => runReconciler(client, TASK_QUEUE, merchantIds),
     stop: () => teardown.run(),
   };
