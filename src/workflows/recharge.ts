@@ -11,12 +11,19 @@ import {
   CHARGE_FAILURE_TYPES,
 } from '../activities/contract';
 import type { AutoReloadStatus } from '../domain/auto-reload';
+import type { PaymentProblem } from '../domain/recharge-rule';
 import { type Micros, addMicros, subtractMicros } from '../domain/money';
 import { chargeLookups, charges, credits } from './activities';
-import type { Dunning } from './dunning';
+import type { Dunning, DunningPlan } from './dunning';
 import { type ChargeFailure, chargeFailureOf, failureResponse } from './charge-failure';
 import type { MerchantNotifier } from './notifications';
-import { type InFlightRecharge, type MerchantState, deriveStatus, nowIso } from './state';
+import {
+  type InFlightRecharge,
+  type MerchantState,
+  type SettledRechargeStatus,
+  deriveStatus,
+  nowIso,
+} from './state';
 
 /** What a recharge needs from the workflow that owns the state. */
 export interface RechargeHooks {
@@ -100,6 +107,20 @@ async function settled(
     if (failure === undefined) throw error;
     return { kind: 'failed', failure };
   }
+}
+
+/**
+ * What a failure leaves: the payment problem it sets (none for a replaced card's decline)
+ * and the recharge's status. A soft decline's plan says which problem.
+ */
+function failureOutcome(
+  type: ChargeFailure['type'],
+  plan: DunningPlan | undefined,
+  oldCard: boolean,
+): { readonly problem: PaymentProblem | null; readonly rechargeStatus: SettledRechargeStatus } {
+  if (plan) return { problem: plan.problem, rechargeStatus: 'failed' };
+  const response = failureResponse(type);
+  return oldCard ? { ...response, problem: null } : response;
 }
 
 /** Runs at most one recharge at a time, beside the main loop that decides to start it. */
@@ -307,11 +328,7 @@ export class RechargeRunner {
       followsSchedule && !oldCard
         ? this.dunning.planAfterSoftDecline(failure.retryInMs)
         : undefined;
-    const response = plan
-      ? { problem: plan.problem, rechargeStatus: 'failed' as const }
-      : oldCard
-        ? { ...failureResponse(failureType), problem: null }
-        : failureResponse(failureType);
+    const response = failureOutcome(failureType, plan, oldCard);
     logFailure({ rechargeId, failureType, code, declineCode, message: failure.message });
 
     const decision: DecisionRecord = {
